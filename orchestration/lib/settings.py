@@ -1,0 +1,114 @@
+"""Settings for every ICW entry point, read from the environment in one place.
+
+The warehouse, landing folder and keys are deployment facts, not code: they come from the
+environment (or a `.env`-free shell) so the same code runs the demo, CI and a real division.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Used only when ICW_PSEUDONYMISATION_KEY is unset, so the demo runs out of the box. Anyone who
+#: knows it can test a guessed CRN against a person_id, so real data must never use it.
+DEMO_PSEUDONYMISATION_KEY = "icw-demo-key-not-for-real-data"
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where ICW keeps its data and how it protects it."""
+
+    home: Path
+    landing_dir: Path
+    warehouse: Path
+    pseudonymisation_key: str = field(repr=False)
+    uses_demo_key: bool
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_sender: str = "icw@localhost"
+    report_recipients: tuple[str, ...] = ()
+
+    @property
+    def archive_dir(self) -> Path:
+        """Delivered files that loaded (or were duplicates), by as-at date."""
+        return self.home / "archive"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        """Delivered files rejected whole, kept byte for byte."""
+        return self.home / "quarantine"
+
+    @property
+    def reports_dir(self) -> Path:
+        """The built report site and PDF."""
+        return self.home / "reports"
+
+    @property
+    def dagster_home(self) -> Path:
+        """Dagster's runs, logs and schedule state live beside the data they describe."""
+        return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster")
+
+    @property
+    def lock_file(self) -> Path:
+        """The file whose exclusive lock makes one refresh at a time the writer."""
+        return self.home / "refresh.lock"
+
+    @property
+    def work_dir(self) -> Path:
+        """Scratch space for one run (decompressed files, report copies)."""
+        return self.home / "work"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Build settings from the environment, with the documented defaults."""
+        env = os.environ if environ is None else environ
+        home = Path(env.get("ICW_HOME") or "data").expanduser().resolve()
+        key = env.get("ICW_PSEUDONYMISATION_KEY") or ""
+        recipients = tuple(
+            r.strip() for r in (env.get("ICW_REPORT_RECIPIENTS") or "").split(",") if r.strip()
+        )
+        return cls(
+            home=home,
+            landing_dir=Path(env.get("ICW_LANDING_DIR") or home / "landing").expanduser().resolve(),
+            warehouse=Path(env.get("ICW_WAREHOUSE") or home / "warehouse.duckdb")
+            .expanduser()
+            .resolve(),
+            pseudonymisation_key=key or DEMO_PSEUDONYMISATION_KEY,
+            uses_demo_key=not key,
+            smtp_host=env.get("ICW_SMTP_HOST") or None,
+            smtp_port=int(env.get("ICW_SMTP_PORT") or 25),
+            smtp_user=env.get("ICW_SMTP_USER") or None,
+            smtp_password=env.get("ICW_SMTP_PASSWORD") or None,
+            smtp_sender=env.get("ICW_SMTP_SENDER") or "icw@localhost",
+            report_recipients=recipients,
+        )
+
+    def ensure_dirs(self) -> None:
+        """Create the folders a run writes to (never the landing folder's contents)."""
+        for path in (
+            self.home,
+            self.landing_dir,
+            self.archive_dir,
+            self.quarantine_dir,
+            self.reports_dir,
+            self.work_dir,
+            self.warehouse.parent,
+        ):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def warn_if_demo_key(self) -> str | None:
+        """Say loudly, on every run, that person ids are made with the public demo key."""
+        if not self.uses_demo_key:
+            return None
+        message = (
+            "ICW_PSEUDONYMISATION_KEY is not set: person_id values are made with the built-in "
+            "DEMO key, which is public. Set ICW_PSEUDONYMISATION_KEY before loading real data."
+        )
+        warnings.warn(message, stacklevel=2)
+        return message

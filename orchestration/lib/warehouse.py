@@ -1,0 +1,84 @@
+"""The warehouse's own tables: raw extracts and the audit trail, created from the contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from orchestration.lib.contract import EXTRACTS, QUARANTINE_VALUE_COLUMNS, Extract
+
+#: DuckDB settings for every connection ICW opens. Extensions cannot be downloaded here, so a
+#: stray use fails at once instead of hanging; files stay readable by Evidence's DuckDB 1.4.
+CONNECT_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": True}
+
+LINEAGE_COLUMNS = (
+    ("load_id", "bigint not null"),
+    ("file_name", "varchar not null"),
+    ("as_at_date", "date not null"),
+    ("line_number", "integer not null"),
+)
+
+
+def raw_columns(extract: Extract) -> list[tuple[str, str]]:
+    """The loaded columns of an extract: CRN as person_id, date of birth as age band."""
+    cols: list[tuple[str, str]] = list(LINEAGE_COLUMNS)
+    for c in extract.columns:
+        if c.name == extract.crn_column:
+            cols.append(("person_id", "varchar"))
+        elif c.name == extract.dob_column:
+            cols.append(("age_band", "varchar"))
+        else:
+            cols.append((c.name, c.sql_type))
+    return cols
+
+
+def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse with ICW's settings."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(path), read_only=read_only, config=dict(CONNECT_CONFIG))
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw and audit tables if they are not there (idempotent)."""
+    con.execute("create schema if not exists raw")
+    con.execute("create schema if not exists audit")
+    for extract in EXTRACTS.values():
+        cols = ",\n    ".join(f"{n} {t}" for n, t in raw_columns(extract))
+        con.execute(f"create table if not exists raw.{extract.name} (\n    {cols}\n)")
+    con.execute("create sequence if not exists audit.load_id_seq start 1")
+    con.execute(
+        """
+        create table if not exists audit.loads (
+            load_id bigint primary key,
+            file_name varchar not null,
+            extract varchar,
+            as_at_date date,
+            sha256 varchar not null,
+            status varchar not null,
+            rows_read bigint,
+            rows_loaded bigint,
+            rows_quarantined bigint,
+            message varchar,
+            loaded_at timestamp not null,
+            stored_as varchar,
+            bytes bigint,
+            extra_columns varchar[],
+            seconds double
+        )
+        """
+    )
+    values = ",\n            ".join(f"{c} varchar" for c in QUARANTINE_VALUE_COLUMNS)
+    con.execute(
+        f"""
+        create table if not exists audit.quarantined_rows (
+            load_id bigint not null,
+            file_name varchar not null,
+            extract varchar not null,
+            line_number integer not null,
+            reason_code varchar not null,
+            message varchar not null,
+            {values}
+        )
+        """
+    )
