@@ -275,7 +275,7 @@ def type_ok_sql(column: Column, ref: str) -> str:
     if column.kind == "integer":
         return (
             f"(regexp_full_match({ref}, '[0-9]{{1,9}}') "
-            f"and cast({ref} as integer) >= {column.minimum or 0})"
+            f"and coalesce(try_cast({ref} as integer) >= {column.minimum or 0}, false))"
         )
     return "true"
 

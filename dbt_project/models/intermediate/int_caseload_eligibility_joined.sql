@@ -1,0 +1,35 @@
+-- One row per caseload snapshot row and intervention the person is eligible for in that
+-- snapshot: (offence_category, reoffending_band) in the eligibility seed and gender allowed.
+with caseload as (
+    select * from {{ ref('stg_caseload') }}
+),
+
+eligibility as (
+    select * from {{ ref('intervention_eligibility') }}
+),
+
+interventions as (
+    select * from {{ ref('interventions') }}
+),
+
+final as (
+    select
+        caseload.snapshot_date,
+        caseload.person_id,
+        caseload.ldu_code,
+        eligibility.intervention_code,
+        caseload.reoffending_band,
+        caseload.gender,
+        caseload.ethnicity_group,
+        caseload.age_band
+    from caseload
+    inner join eligibility
+        on
+            caseload.offence_category = eligibility.offence_category
+            and caseload.reoffending_band = eligibility.reoffending_band
+    inner join interventions
+        on eligibility.intervention_code = interventions.intervention_code
+    where interventions.eligible_gender = 'ANY' or caseload.gender = interventions.eligible_gender
+)
+
+select * from final

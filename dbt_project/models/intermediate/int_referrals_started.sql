@@ -1,0 +1,48 @@
+-- Current referrals with their start: the referral's start_date, or where that is empty the
+-- matched completion's start_date; days to start, timeliness and eligibility (METRICS.md).
+with referrals as (
+    select * from {{ ref('int_referrals_current_selected') }}
+),
+
+completions as (
+    select * from {{ ref('int_completions_current_selected') }}
+),
+
+interventions as (
+    select * from {{ ref('interventions') }}
+),
+
+eligibility as (
+    select * from {{ ref('intervention_eligibility') }}
+),
+
+started as (
+    select
+        referrals.*,
+        coalesce(referrals.start_date, completions.completion_start_date) as programme_start_date
+    from referrals
+    left join completions
+        on referrals.referral_id = completions.referral_id
+),
+
+final as (
+    select
+        started.*,
+        started.programme_start_date - started.referral_date as days_to_start,
+        coalesce(
+            started.programme_start_date - started.referral_date
+            between 0 and interventions.max_days_to_start,
+            false
+        ) as is_timely_start,
+        eligibility.intervention_code is not null as is_eligible
+    from started
+    left join interventions
+        on started.intervention_code = interventions.intervention_code
+    left join eligibility
+        on
+            started.intervention_code = eligibility.intervention_code
+            and started.offence_category = eligibility.offence_category
+            and started.reoffending_band = eligibility.reoffending_band
+)
+
+select * from final

@@ -1,0 +1,1 @@
+{{ usage_measures(by_ldu=true) }}

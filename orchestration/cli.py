@@ -1,0 +1,123 @@
+"""`icw`: generate demo extracts, refresh the warehouse, build the report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from orchestration.lib.settings import Settings
+
+EPILOG = """
+environment:
+  ICW_HOME                   where ICW keeps its data (default ./data)
+  ICW_LANDING_DIR            where extracts arrive (default $ICW_HOME/landing)
+  ICW_WAREHOUSE              the DuckDB warehouse (default $ICW_HOME/warehouse.duckdb)
+  ICW_PSEUDONYMISATION_KEY   secret key for person_id (a public demo key is used if unset)
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="icw",
+        description="Intervention Consistency Warehouse: load probation extracts, measure "
+        "intervention use per LDU, flag inconsistency, build the monthly report.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    gen = sub.add_parser("generate", help="write realistic demo extracts (and ground_truth.json)")
+    _generator_args(gen)
+    gen.add_argument("--out", type=Path, required=True, help="folder to write the extracts to")
+
+    ref = sub.add_parser("refresh", help="load landed extracts, build the marts and the report")
+    _location_args(ref)
+    ref.add_argument("--no-report", action="store_true", help="skip building the report")
+    ref.add_argument("--wait", action="store_true",
+                     help="wait for a refresh already running instead of exiting")
+
+    rep = sub.add_parser("report", help="build the report (site and PDF) from the warehouse")
+    _location_args(rep)
+    rep.add_argument("--wait", action="store_true", help="wait for a running refresh")
+
+    demo = sub.add_parser("demo", help="generate demo extracts into the landing folder, refresh")
+    _generator_args(demo)
+    _location_args(demo)
+    demo.add_argument("--no-report", action="store_true", help="skip building the report")
+    return parser
+
+
+def _generator_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--people", type=int, default=17000,
+                   help="people under supervision at any time (default 17000: a division)")
+    p.add_argument("--start", default="2023-10", help="first month, YYYY-MM (default 2023-10)")
+    p.add_argument("--months", type=int, default=36, help="number of months (default 36)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+
+
+def _location_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--landing", type=Path, help="landing folder (overrides ICW_LANDING_DIR)")
+    p.add_argument("--warehouse", type=Path, help="warehouse file (overrides ICW_WAREHOUSE)")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    if getattr(args, "landing", None):
+        os.environ["ICW_LANDING_DIR"] = str(args.landing.expanduser().resolve())
+    if getattr(args, "warehouse", None):
+        os.environ["ICW_WAREHOUSE"] = str(args.warehouse.expanduser().resolve())
+    return Settings.from_env()
+
+
+def _generate(args: argparse.Namespace, out: Path) -> None:
+    from orchestration.lib.generator import generate
+
+    print(f"Generating demo extracts into {out} ({args.people:,} people, {args.months} months "
+          f"from {args.start}, seed {args.seed})", flush=True)
+    summary = generate(out, people=args.people, start=args.start, months=args.months,
+                       seed=args.seed, progress=lambda line: print(f"  {line}", flush=True))
+    print(f"Wrote {summary}", flush=True)
+
+
+def _refresh(args: argparse.Namespace, settings: Settings, only_report: bool = False) -> int:
+    from orchestration.lib.lock import WarehouseBusy
+    from orchestration.refresh import RefreshFailed, run_refresh
+
+    try:
+        summary = run_refresh(
+            settings,
+            with_report=not getattr(args, "no_report", False),
+            only_report=only_report,
+            wait=getattr(args, "wait", False),
+        )
+    except WarehouseBusy as exc:
+        print(f"icw: {exc}", file=sys.stderr)
+        return 75  # EX_TEMPFAIL: try again later
+    except RefreshFailed as exc:
+        print(f"icw: refresh failed: {exc}. The published marts and report are unchanged; "
+              "fix the cause and run `icw refresh` again.", file=sys.stderr)
+        return 1
+    for line in summary.lines():
+        print(line)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `icw` console script."""
+    args = _parser().parse_args(argv)
+    if args.command == "generate":
+        _generate(args, args.out.expanduser().resolve())
+        return 0
+    settings = _settings(args)
+    if args.command == "demo":
+        settings.ensure_dirs()
+        _generate(args, settings.landing_dir)
+        return _refresh(args, settings)
+    if args.command == "report":
+        return _refresh(args, settings, only_report=True)
+    return _refresh(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The ICW Dagster code location: ingestion → dbt → publish → report, one asset graph."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.defs.automation.jobs import landing_sensor, monthly_refresh_schedule, refresh_job
+from orchestration.defs.ingestion.assets import landed_extracts
+from orchestration.defs.ingestion.checks import every_row_accounted_for
+from orchestration.defs.reporting.assets import report_site
+from orchestration.defs.transformation.dbt import build_dbt_assets, mart_keys
+from orchestration.defs.transformation.publish import build_publish_asset
+from orchestration.lib.settings import Settings
+from orchestration.resources import build_resources
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    """Assemble the definitions for the given settings (the environment's by default)."""
+    settings = settings or Settings.from_env()
+    dbt_models = build_dbt_assets()
+    return dg.Definitions(
+        assets=[landed_extracts, dbt_models, build_publish_asset(mart_keys(dbt_models)),
+                report_site],
+        asset_checks=[every_row_accounted_for],
+        jobs=[refresh_job],
+        schedules=[monthly_refresh_schedule],
+        sensors=[landing_sensor],
+        resources=build_resources(settings),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Entry point for `dagster dev` and `dagster definitions validate`."""
+    return build_definitions()

@@ -1,0 +1,73 @@
+"""The dbt project as Dagster assets, with its sources mapped onto the ingestion assets."""
+
+
+import subprocess
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.resources import DBT_PROJECT_DIR, WarehouseLock, dbt_executable
+
+DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def ensure_manifest(project: DbtProject = DBT_PROJECT) -> None:
+    """Parse the dbt project once, if its manifest is missing (a fresh clone)."""
+    if project.manifest_path.exists():
+        return
+    subprocess.run(
+        [dbt_executable(), "parse", "--project-dir", str(project.project_dir),
+         "--profiles-dir", str(project.profiles_dir), "--quiet"],
+        check=True,
+        cwd=project.project_dir,
+    )
+
+
+class IcwDbtTranslator(DagsterDbtTranslator):
+    """Sources `raw.*` and `audit.*` are the ingestion assets; models group by layer."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        """Sources keep [source, table] (the ingestion keys); models are [layer, name]."""
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        return dg.AssetKey([self._layer(dbt_resource_props), dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        """One group per dbt layer (reference seeds, staging, intermediate, marts)."""
+        return self._layer(dbt_resource_props)
+
+    @staticmethod
+    def _layer(props: Mapping[str, Any]) -> str:
+        if props["resource_type"] == "seed":
+            return "reference"
+        fqn = props.get("fqn") or []
+        return fqn[1] if len(fqn) > 2 else "models"
+
+
+TRANSLATOR = IcwDbtTranslator()
+
+
+def build_dbt_assets() -> dg.AssetsDefinition:
+    """The @dbt_assets definition (built when definitions load, after the manifest exists)."""
+    ensure_manifest()
+
+    @dbt_assets(
+        manifest=DBT_PROJECT.manifest_path,
+        project=DBT_PROJECT,
+        dagster_dbt_translator=TRANSLATOR,
+        pool="warehouse",
+    )
+    def icw_dbt_models(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse_lock: WarehouseLock
+    ):
+        """Seeds, models and their tests: `dbt build` into the build schemas."""
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return icw_dbt_models
+
+
+def mart_keys(assets: dg.AssetsDefinition) -> list[dg.AssetKey]:
+    """The keys of the published models (the dbt models under models/marts)."""
+    return sorted(k for k in assets.keys if k.path[0] == "marts")

@@ -1,0 +1,32 @@
+"""Publish the audited marts (write, audit, publish)."""
+
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from orchestration.lib.publish import publish_marts
+from orchestration.resources import WarehouseLock
+
+PUBLISHED_KEY = dg.AssetKey(["marts", "published"])
+
+
+def build_publish_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    """An asset that runs only after every mart and its blocking tests succeeded."""
+
+    @dg.asset(
+        key=PUBLISHED_KEY,
+        deps=mart_keys,
+        group_name="marts",
+        description="The published schema `marts`: the last build whose blocking tests passed.",
+        kinds={"duckdb"},
+        pool="warehouse",
+    )
+    def published_marts(
+        context: dg.AssetExecutionContext, duckdb: DuckDBResource, warehouse_lock: WarehouseLock
+    ) -> dg.MaterializeResult:
+        with duckdb.get_connection() as con:
+            tables = publish_marts(con)
+        context.log.info(f"published {len(tables)} tables to marts: {', '.join(tables)}")
+        return dg.MaterializeResult(metadata={"tables": dg.MetadataValue.json(tables)})
+
+    return published_marts

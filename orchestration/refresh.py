@@ -1,0 +1,181 @@
+"""Run the `refresh` job in process, as `icw refresh` and `icw report` do, and summarise it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestration.lib.lock import warehouse_lock
+from orchestration.lib.settings import Settings
+from orchestration.lib.warehouse import connect
+
+DAGSTER_YAML = """# Written by icw: runs, logs and schedules live in $ICW_HOME/dagster.
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    # One writer at a time: DuckDB allows a single writing process.
+    default_limit: 1
+"""
+
+
+class RefreshFailed(RuntimeError):
+    """The run did not complete; the message says which step failed and why."""
+
+
+@dataclass
+class RunSummary:
+    """What a refresh did, for the end-of-run lines."""
+
+    files: dict[str, int] = field(default_factory=dict)
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    unrecognised: list[str] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)
+    flagged: list[str] = field(default_factory=list)
+    flags_available: bool = False
+    seconds: float = 0.0
+    report: Path | None = None
+
+    def lines(self) -> list[str]:
+        """The summary a user reads at the end of a run."""
+        files = ", ".join(
+            f"{self.files.get(s, 0)} {s.lower()}" for s in ("LOADED", "REJECTED", "DUPLICATE")
+        )
+        out = [
+            f"Refresh complete in {self.seconds:.0f}s.",
+            f"  Files: {files}"
+            + (f"; {len(self.unrecognised)} unrecognised left in landing" if self.unrecognised
+               else ""),
+            f"  Rows: {self.rows_loaded:,} loaded, {self.rows_quarantined:,} quarantined",
+            "  Checks failed: " + (", ".join(self.failed_checks) if self.failed_checks else "none"),
+        ]
+        if self.flags_available:
+            out.append(
+                f"  LDUs flagged at ALARM (latest year): {', '.join(self.flagged) or 'none'}"
+            )
+        if self.report:
+            out.append(f"  Report: {self.report}")
+        return out
+
+
+def prepare_dagster_home(settings: Settings) -> Path:
+    """Give Dagster a home inside ICW_HOME, with telemetry off and a writer pool of one."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML, encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _failure_line(result) -> str:
+    """The first failed step and its error, in one line."""
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            message = (error.message or "").strip().splitlines()
+            cause = error.cause.message.strip().splitlines() if error.cause else []
+            detail = (cause or message or ["unknown error"])[-1]
+            return f"step '{event.step_key}' failed: {detail}"
+    return "the run failed before any step (see the Dagster log above)"
+
+
+def summarise(settings: Settings, since: dt.datetime, result) -> RunSummary:
+    """Read this run's outcome back from the warehouse's audit and marts."""
+    summary = RunSummary()
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        rows = con.execute(
+            """
+            select status, count(*), coalesce(sum(rows_loaded), 0),
+                coalesce(sum(rows_quarantined), 0)
+            from audit.loads where loaded_at >= ? group by status
+            """,
+            [since.replace(tzinfo=None)],
+        ).fetchall()
+        for status, n, loaded, quarantined in rows:
+            summary.files[status] = n
+            summary.rows_loaded += loaded
+            summary.rows_quarantined += quarantined
+        summary.unrecognised = [
+            p.name for p in settings.landing_dir.iterdir() if p.is_file()
+        ] if settings.landing_dir.is_dir() else []
+        has_flags = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'marts' and table_name = 'consistency_flags'"
+        ).fetchone()[0]
+        if has_flags:
+            summary.flags_available = True
+            summary.flagged = [
+                r[0]
+                for r in con.execute(
+                    """
+                    select distinct ldu_code from marts.consistency_flags
+                    where period_type = 'YEAR' and level = 'ALARM'
+                        and period = (select max(period) from marts.consistency_flags
+                                      where period_type = 'YEAR')
+                    order by 1
+                    """
+                ).fetchall()
+            ]
+    finally:
+        con.close()
+    if result is not None:
+        summary.failed_checks = sorted(
+            f"{e.asset_key.to_user_string()}:{e.check_name}"
+            for e in result.get_asset_check_evaluations()
+            if not e.passed
+        )
+    return summary
+
+
+def run_refresh(
+    settings: Settings,
+    with_report: bool = True,
+    only_report: bool = False,
+    wait: bool = False,
+    log: Callable[[str], None] = print,
+) -> RunSummary:
+    """Run the `refresh` job in this process under the writer's lock; raise on failure."""
+    import dagster as dg
+
+    from orchestration.defs.reporting.assets import REPORT_KEY
+    from orchestration.definitions import build_definitions
+
+    started = time.perf_counter()
+    since = dt.datetime.now(dt.UTC)
+    settings.ensure_dirs()
+    prepare_dagster_home(settings)
+    if warning := settings.warn_if_demo_key():
+        log(f"WARNING: {warning}")
+    with warehouse_lock(settings.lock_file, wait=wait):
+        defs = build_definitions(settings)
+        job = defs.resolve_job_def("refresh")
+        keys = set(defs.resolve_asset_graph().get_all_asset_keys())
+        if only_report:
+            selection = {REPORT_KEY}
+        elif with_report:
+            selection = keys
+        else:
+            selection = keys - {REPORT_KEY}
+        with dg.DagsterInstance.get() as instance:
+            result = job.execute_in_process(
+                instance=instance,
+                asset_selection=sorted(selection),
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                tags={"icw/launched_by": "icw-cli"},
+            )
+    if not result.success:
+        raise RefreshFailed(_failure_line(result))
+    summary = summarise(settings, since, result)
+    summary.seconds = time.perf_counter() - started
+    if with_report or only_report:
+        summary.report = settings.reports_dir / "site" / "index.html"
+    return summary

@@ -1,0 +1,63 @@
+"""Dagster resources: the warehouse connection, dbt, and the writer's lock, from Settings."""
+
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+from dagster_duckdb import DuckDBResource
+
+from orchestration.lib.lock import warehouse_lock
+from orchestration.lib.settings import REPO_ROOT, Settings
+from orchestration.lib.warehouse import CONNECT_CONFIG
+
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+
+def dbt_executable() -> str:
+    """The dbt beside this Python (the project's .venv), so PATH does not matter."""
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def export_settings(settings: Settings) -> None:
+    """Pass the warehouse path to child processes (dbt's profile reads ICW_WAREHOUSE)."""
+    os.environ["ICW_WAREHOUSE"] = str(settings.warehouse)
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+
+
+class WarehouseLock(dg.ConfigurableResource):
+    """Holds the writer's lock for a whole run, whether launched by `icw`, the UI or a sensor.
+
+    With the in-process executor a run sets its resources up once, so the lock is held from
+    the first asset to the last and released when the run (or its process) ends.
+    """
+
+    wait: bool = False
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["WarehouseLock"]:
+        """Acquire the lock, or fail the run at once naming the holder."""
+        settings = Settings.from_env()
+        with warehouse_lock(settings.lock_file, wait=self.wait):
+            yield self
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    """The resources every ICW job uses."""
+    export_settings(settings)
+    return {
+        "duckdb": DuckDBResource(
+            database=str(settings.warehouse), connection_config=dict(CONNECT_CONFIG)
+        ),
+        "dbt": DbtCliResource(
+            project_dir=str(DBT_PROJECT_DIR),
+            profiles_dir=str(DBT_PROJECT_DIR),
+            dbt_executable=dbt_executable(),
+        ),
+        "warehouse_lock": WarehouseLock(),
+    }
