@@ -25,7 +25,13 @@ def dbt_executable() -> str:
 
 
 def export_settings(settings: Settings) -> None:
-    """Pass the warehouse path to child processes (dbt's profile reads ICW_WAREHOUSE)."""
+    """Make the environment say what settings says, for assets and for dbt's profile.
+
+    Assets read Settings.from_env() and dbt's profile reads ICW_WAREHOUSE, so a run started
+    with explicit settings (icw --warehouse, a test's temporary warehouse) must export them.
+    """
+    os.environ["ICW_HOME"] = str(settings.home)
+    os.environ["ICW_LANDING_DIR"] = str(settings.landing_dir)
     os.environ["ICW_WAREHOUSE"] = str(settings.warehouse)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
 
