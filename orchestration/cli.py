@@ -77,7 +77,20 @@ def _generate(args: argparse.Namespace, out: Path) -> None:
           f"from {args.start}, seed {args.seed})", flush=True)
     summary = generate(out, people=args.people, start=args.start, months=args.months,
                        seed=args.seed, progress=lambda line: print(f"  {line}", flush=True))
-    print(f"Wrote {summary}", flush=True)
+    rows = ", ".join(f"{name} {n:,}" for name, n in summary.rows.items())
+    print(f"Wrote {len(summary.files)} files ({rows} rows; {summary.bytes_written / 1e6:.1f} MB) "
+          f"and ground_truth.json in {summary.seconds:.1f}s", flush=True)
+
+
+def _deliver(source: Path, landing: Path) -> int:
+    """Move generated extract files into the landing folder, as a delivery would arrive."""
+    from orchestration.lib.contract import FILE_NAME
+
+    landing.mkdir(parents=True, exist_ok=True)
+    files = sorted(p for p in source.iterdir() if FILE_NAME.match(p.name))
+    for path in files:
+        path.replace(landing / path.name)
+    return len(files)
 
 
 def _refresh(args: argparse.Namespace, settings: Settings, only_report: bool = False) -> int:
@@ -112,7 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = _settings(args)
     if args.command == "demo":
         settings.ensure_dirs()
-        _generate(args, settings.landing_dir)
+        demo_dir = settings.home / "demo"
+        _generate(args, demo_dir)
+        moved = _deliver(demo_dir, settings.landing_dir)
+        print(f"Delivered {moved} extract files to {settings.landing_dir}; the planted answers "
+              f"stay in {demo_dir / 'ground_truth.json'}", flush=True)
         return _refresh(args, settings)
     if args.command == "report":
         return _refresh(args, settings, only_report=True)
