@@ -1,0 +1,5 @@
+select
+    intervention_code,
+    intervention_name,
+    intervention_type
+from marts.interventions

@@ -1,0 +1,5 @@
+select
+    ldu_code,
+    ldu_name,
+    region
+from marts.ldus
