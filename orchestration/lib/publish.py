@@ -1,40 +1,40 @@
-"""Write, audit, publish: copy the audited build of the marts into `marts` in one transaction.
+"""Write, audit, publish: copy the audited builds into the published schemas in one transaction.
 
-dbt builds the published tables into schema `marts_build` and runs its tests there. Only a
-build whose blocking tests all passed is published, so `marts` always holds the last good
-build and readers never see a half-built or failing one.
+dbt builds the published tables into build schemas (`marts_build`, `reporting_build`) and runs
+its tests there. Only a build whose blocking tests all passed is published, so `marts` and
+`reporting` always hold the last good build and readers never see a half-built or failing one.
 """
 
 from __future__ import annotations
 
 import duckdb
 
-BUILD_SCHEMA = "marts_build"
-PUBLISHED_SCHEMA = "marts"
+#: build schema -> published schema
+PUBLISHED_SCHEMAS = {"marts_build": "marts", "reporting_build": "reporting"}
 
 
 def publish_marts(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Replace every table of `marts` by its audited build; return the table names."""
-    tables = [
-        r[0]
-        for r in con.execute(
+    """Replace every published table by its audited build; return `schema.table` names."""
+    plan: list[tuple[str, str, str]] = []
+    for build, published in PUBLISHED_SCHEMAS.items():
+        for (table,) in con.execute(
             "select table_name from information_schema.tables "
             "where table_schema = ? and table_type = 'BASE TABLE' order by table_name",
-            [BUILD_SCHEMA],
-        ).fetchall()
-    ]
-    if not tables:
-        raise RuntimeError(f"nothing to publish: schema {BUILD_SCHEMA} has no tables")
+            [build],
+        ).fetchall():
+            plan.append((build, published, table))
+    if not any(build == "marts_build" for build, _, _ in plan):
+        raise RuntimeError("nothing to publish: schema marts_build has no tables")
     con.begin()
     try:
-        con.execute(f"create schema if not exists {PUBLISHED_SCHEMA}")
-        for table in tables:
+        for build, published, table in plan:
+            con.execute(f"create schema if not exists {published}")
             con.execute(
-                f"create or replace table {PUBLISHED_SCHEMA}.{table} as "
-                f"select * from {BUILD_SCHEMA}.{table}"
+                f'create or replace table {published}."{table}" as '
+                f'select * from {build}."{table}"'
             )
         con.commit()
     except BaseException:
         con.rollback()
         raise
-    return tables
+    return [f"{published}.{table}" for _, published, table in plan]

@@ -26,7 +26,7 @@ def build_publish_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         with duckdb.get_connection() as con:
             tables = publish_marts(con)
-        context.log.info(f"published {len(tables)} tables to marts: {', '.join(tables)}")
+        context.log.info(f"published {len(tables)} tables: {', '.join(tables)}")
         return dg.MaterializeResult(metadata={"tables": dg.MetadataValue.json(tables)})
 
     return published_marts
