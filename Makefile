@@ -30,7 +30,9 @@ $(PY_STAMP): pyproject.toml constraints.txt
 $(NPM_STAMP): reports/package.json reports/package-lock.json
 	@echo "==> Report packages in reports/node_modules (about a minute the first time)"
 	@command -v npm >/dev/null || { echo "Node 20 and npm are needed for the report"; exit 1; }
-	cd reports && npm ci --no-audit --no-fund --loglevel=error
+	@# npm ci rejects this lock (npm records no optional bindings for other platforms);
+	@# npm install resolves exactly the locked versions and leaves the lock as committed.
+	cd reports && npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(MANIFEST): $(PY_STAMP) $(shell find dbt_project/models dbt_project/macros dbt_project/tests seeds -type f 2>/dev/null) dbt_project/dbt_project.yml
