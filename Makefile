@@ -72,3 +72,6 @@ lint: $(PY_STAMP) ## ruff and sqlfluff
 
 clean: ## remove generated data and build output (keeps .venv and node_modules)
 	rm -rf data dbt_project/target dbt_project/logs reports/build reports/.evidence/template
+
+bench: install ## benchmarks at division and national scale (not part of make test; ~1 hour)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import time
 from collections.abc import Callable
@@ -40,6 +41,8 @@ class RunSummary:
     flags_available: bool = False
     seconds: float = 0.0
     report: Path | None = None
+    #: seconds per Dagster step (ingestion, dbt, publish, report), from the run's events
+    stages: dict[str, float] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """The summary a user reads at the end of a run."""
@@ -58,9 +61,29 @@ class RunSummary:
             out.append(
                 f"  LDUs flagged at ALARM (latest year): {', '.join(self.flagged) or 'none'}"
             )
+        if self.stages:
+            steps = ", ".join(f"{k} {v:.1f}s" for k, v in self.stages.items())
+            out.append(f"  Time: {steps}; start-up and Dagster {self.overhead:.1f}s")
         if self.report:
             out.append(f"  Report: {self.report}")
         return out
+
+    @property
+    def overhead(self) -> float:
+        """Wall time not spent inside a step: process start, imports, Dagster's own work."""
+        return max(self.seconds - sum(self.stages.values()), 0.0)
+
+    def as_json(self) -> dict:
+        """The summary as written to $ICW_HOME/last_run.json (benchmarks read it)."""
+        return {
+            "seconds": round(self.seconds, 3),
+            "stages": {k: round(v, 3) for k, v in self.stages.items()},
+            "overhead": round(self.overhead, 3),
+            "files": self.files,
+            "rows_loaded": self.rows_loaded,
+            "rows_quarantined": self.rows_quarantined,
+            "failed_checks": self.failed_checks,
+        }
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
@@ -84,6 +107,31 @@ def _failure_line(result) -> str:
             detail = (cause or message or ["unknown error"])[-1]
             return f"step '{event.step_key}' failed: {detail}"
     return "the run failed before any step (see the Dagster log above)"
+
+
+STEP_NAMES = {
+    "landed_extracts": "ingestion",
+    "icw_dbt_models": "dbt",
+    "marts__published": "publish",
+    "report__site": "report",
+}
+
+
+def step_seconds(entries) -> dict[str, float]:
+    """Seconds per step of a run, from its event log's STEP_START and STEP_SUCCESS entries."""
+    started: dict[str, float] = {}
+    out: dict[str, float] = {}
+    for entry in entries:
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type_value == "STEP_START":
+            started[event.step_key] = entry.timestamp
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+            if event.step_key in started:
+                name = STEP_NAMES.get(event.step_key, event.step_key)
+                out[name] = out.get(name, 0.0) + entry.timestamp - started[event.step_key]
+    return out
 
 
 def summarise(settings: Settings, since: dt.datetime, result) -> RunSummary:
@@ -145,8 +193,8 @@ def run_refresh(
     """Run the `refresh` job in this process under the writer's lock; raise on failure."""
     import dagster as dg
 
-    from orchestration.defs.reporting.assets import REPORT_KEY
     from orchestration.definitions import build_definitions
+    from orchestration.defs.reporting.assets import REPORT_KEY
 
     started = time.perf_counter()
     since = dt.datetime.now(dt.UTC)
@@ -157,7 +205,7 @@ def run_refresh(
     with warehouse_lock(settings.lock_file, wait=wait):
         defs = build_definitions(settings)
         job = defs.resolve_job_def("refresh")
-        keys = set(defs.resolve_asset_graph().get_all_asset_keys())
+        keys = set(defs.resolve_asset_graph().materializable_asset_keys)
         if only_report:
             selection = {REPORT_KEY}
         elif with_report:
@@ -172,10 +220,14 @@ def run_refresh(
                 run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
                 tags={"icw/launched_by": "icw-cli"},
             )
+            stages = step_seconds(instance.all_logs(result.run_id))
     if not result.success:
         raise RefreshFailed(_failure_line(result))
     summary = summarise(settings, since, result)
+    summary.stages = stages
     summary.seconds = time.perf_counter() - started
+    (settings.home / "last_run.json").write_text(
+        json.dumps(summary.as_json(), indent=2) + "\n", encoding="utf-8")
     if with_report or only_report:
         summary.report = settings.reports_dir / "site" / "index.html"
     return summary

@@ -3,6 +3,7 @@
 
 import subprocess
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -13,9 +14,21 @@ from orchestration.resources import DBT_PROJECT_DIR, WarehouseLock, dbt_executab
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
+def _newest_source_mtime(project: DbtProject) -> float:
+    """The newest modification time of the files a dbt parse reads."""
+    root = Path(project.project_dir)
+    folders = [root / "models", root / "macros", root / "tests", root.parent / "seeds"]
+    files = [root / "dbt_project.yml", *(p for f in folders if f.is_dir() for p in f.rglob("*"))]
+    return max((p.stat().st_mtime for p in files if p.is_file()), default=0.0)
+
+
 def ensure_manifest(project: DbtProject = DBT_PROJECT) -> None:
-    """Parse the dbt project once, if its manifest is missing (a fresh clone)."""
-    if project.manifest_path.exists():
+    """Parse the dbt project when its manifest is missing or older than its files.
+
+    An analyst who edits a model and runs `icw refresh` gets an asset graph that matches.
+    """
+    manifest = Path(project.manifest_path)
+    if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime(project):
         return
     subprocess.run(
         [dbt_executable(), "parse", "--project-dir", str(project.project_dir),
@@ -69,5 +82,5 @@ def build_dbt_assets() -> dg.AssetsDefinition:
 
 
 def mart_keys(assets: dg.AssetsDefinition) -> list[dg.AssetKey]:
-    """The keys of the published models (the dbt models under models/marts)."""
-    return sorted(k for k in assets.keys if k.path[0] == "marts")
+    """The keys of the published models: the dbt models under models/marts and models/reporting."""
+    return sorted(k for k in assets.keys if k.path[0] in ("marts", "reporting"))
