@@ -46,6 +46,8 @@ chromium: ## install headless Chromium for the PDF (Debian package; needs root)
 	else echo "NOTE: Chromium not found: install your distribution's 'chromium' package for the PDF report"; fi
 
 install: $(PY_STAMP) $(NPM_STAMP) $(MANIFEST) chromium ## create .venv, install npm packages and Chromium
+	@$(BIN)/python -c "from orchestration.lib.settings import Settings; \
+		from orchestration.refresh import prepare_dagster_home; prepare_dagster_home(Settings.from_env())"
 
 demo: install ## generate demo extracts, refresh the warehouse, build the report
 	$(BIN)/icw demo

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +66,6 @@ def test_dagster_definitions_validate_passes(tmp_path):
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate",
          "-m", "orchestration.definitions"],
         cwd=REPO, capture_output=True, text=True, timeout=300,
-        env={**__import__("os").environ, "ICW_HOME": str(tmp_path)},
+        env={**os.environ, "ICW_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path)},
     )
     assert result.returncode == 0, result.stderr[-2000:]
