@@ -119,14 +119,22 @@ def _refresh(args: argparse.Namespace, settings: Settings, only_report: bool = F
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `icw` console script."""
     args = _parser().parse_args(argv)
-    if args.command == "generate":
-        _generate(args, args.out.expanduser().resolve())
-        return 0
-    settings = _settings(args)
-    if args.command == "demo":
+    try:
+        if args.command == "generate":
+            _generate(args, args.out.expanduser().resolve())
+            return 0
+        settings = _settings(args)
         settings.ensure_dirs()
+    except (ValueError, OSError) as exc:
+        print(f"icw {args.command}: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "demo":
         demo_dir = settings.home / "demo"
-        _generate(args, demo_dir)
+        try:
+            _generate(args, demo_dir)
+        except (ValueError, OSError) as exc:
+            print(f"icw demo: {exc}", file=sys.stderr)
+            return 2
         moved = _deliver(demo_dir, settings.landing_dir)
         print(f"Delivered {moved} extract files to {settings.landing_dir}; the planted answers "
               f"stay in {demo_dir / 'ground_truth.json'}", flush=True)
