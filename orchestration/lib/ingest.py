@@ -238,8 +238,8 @@ class Loader:
         finished = self._finish_interrupted(landed, sha)
         if finished:
             return finished
-        load_id = self.con.execute("select nextval('audit.load_id_seq')").fetchone()[0]
         self.con.begin()
+        load_id = self._next_load_id()
         try:
             if self._already_loaded(sha):
                 outcome = FileOutcome(
@@ -251,6 +251,7 @@ class Loader:
         except FileRejected as exc:
             self.con.rollback()
             self.con.begin()
+            load_id = self._next_load_id()
             outcome = FileOutcome(landed.name, landed.extract, REJECTED, str(exc))
         except BaseException:
             self.con.rollback()
@@ -282,6 +283,16 @@ class Loader:
             stored_as=Path(row[1]), recovered=True,
         )
 
+    def _next_load_id(self) -> int:
+        """The next load id, read inside the file's transaction.
+
+        Not a sequence: after a crash DuckDB's WAL replay restores committed rows but may not
+        restore a sequence's position, which would reuse an id. One writer at a time makes
+        max + 1 safe, and it always agrees with what has been committed.
+        """
+        return int(self.con.execute(
+            "select coalesce(max(load_id), 0) + 1 from audit.loads").fetchone()[0])
+
     def _already_loaded(self, sha: str) -> bool:
         return bool(
             self.con.execute(
@@ -301,8 +312,9 @@ class Loader:
                 "not an extract name (<extract>_<YYYY-MM-DD>.csv[.gz]); left in the landing folder",
                 bytes=landed.path.stat().st_size,
             )
-            load_id = self.con.execute("select nextval('audit.load_id_seq')").fetchone()[0]
-            self._write_audit(landed, sha, outcome, load_id)
+            self.con.begin()
+            self._write_audit(landed, sha, outcome, self._next_load_id())
+            self.con.commit()
 
     def _write_audit(self, landed: LandedFile, sha: str, o: FileOutcome, load_id: int) -> None:
         self.con.execute(
@@ -415,6 +427,7 @@ class Loader:
         )
         self._judge(landed, extract, names)
         self.con.unregister("__lines")
+        self._validate(landed, extract, load_id)
         self._pseudonymise()
         as_at = landed.as_at.isoformat()
         if extract.name == "caseload":
@@ -493,6 +506,17 @@ class Loader:
         if outcome.rows_read != loaded + quarantined:  # the contract's accounting, enforced
             raise AssertionError(f"{landed.name}: rows read {scan.rows_read} != loaded + quarantined")
         return outcome
+
+    def _validate(self, landed: LandedFile, extract: c.Extract, load_id: int) -> None:
+        """Validate the raw batch (every parsed row, before quarantine) with the extract's GX suite.
+
+        The counts per expectation commit with the file's rows, in audit.expectation_results.
+        """
+        from orchestration.lib.expectations import record_results, validate_batch
+
+        assert landed.as_at is not None
+        validation = validate_batch(self.con, extract.name, landed.as_at)
+        record_results(self.con, load_id, landed.name, validation)
 
     def _judge(self, landed: LandedFile, extract: c.Extract, names: list[str]) -> None:
         """Give every parsed row its first failing reason, in the contract's precedence."""

@@ -46,7 +46,6 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for extract in EXTRACTS.values():
         cols = ",\n    ".join(f"{n} {t}" for n, t in raw_columns(extract))
         con.execute(f"create table if not exists raw.{extract.name} (\n    {cols}\n)")
-    con.execute("create sequence if not exists audit.load_id_seq start 1")
     con.execute(
         """
         create table if not exists audit.loads (
@@ -79,6 +78,22 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             reason_code varchar not null,
             message varchar not null,
             {values}
+        )
+        """
+    )
+    # One row per expectation per loaded file: the suite's count of rows breaking each rule of the
+    # contract in the file's raw batch (before quarantine). Counts only, never a value.
+    con.execute(
+        """
+        create table if not exists audit.expectation_results (
+            load_id bigint not null,
+            file_name varchar not null,
+            extract varchar not null,
+            expectation varchar not null,
+            reason_code varchar not null,
+            column_name varchar,
+            unexpected_count bigint not null,
+            success boolean not null
         )
         """
     )

@@ -1,10 +1,11 @@
-"""Asset checks on ingestion: the contract's promise that nothing is lost."""
+"""Asset checks on ingestion: nothing is lost, and what the contract's suites found."""
 
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from orchestration.defs.ingestion.assets import LOADS_KEY
+from orchestration.defs.ingestion.assets import LOADS_KEY, RAW_KEYS
+from orchestration.lib.expectations import summarise_results
 
 
 @dg.asset_check(
@@ -35,3 +36,47 @@ def every_row_accounted_for(duckdb: DuckDBResource) -> dg.AssetCheckResult:
             "files_not_adding_up": dg.MetadataValue.json([r[0] for r in bad]),
         },
     )
+
+
+def _run_start(context: dg.AssetCheckExecutionContext) -> float | None:
+    """When this run started (Unix time), to pick the files it loaded."""
+    record = context.instance.get_run_record_by_id(context.run.run_id)
+    return record.start_time if record else None
+
+
+def _expectation_check(extract: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=RAW_KEYS[extract],
+        name=f"{extract}_expectations",
+        description=(
+            f"The Great Expectations suite expectations/{extract}.json, one expectation per rule "
+            "of the contract, run on every parsed row of each file this run loaded (before "
+            "quarantine); warns when any row breaks a rule, beside the quarantine's counts."
+        ),
+        blocking=False,
+    )
+    def _check(
+        context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource
+    ) -> dg.AssetCheckResult:
+        with duckdb.get_connection() as con:
+            summary = summarise_results(con, extract, _run_start(context))
+        return dg.AssetCheckResult(
+            passed=summary.passed,
+            severity=dg.AssetCheckSeverity.WARN,  # bad rows are quarantined; the run goes on
+            metadata={
+                "files_checked": dg.MetadataValue.int(len(summary.files)),
+                "expectations_failed": dg.MetadataValue.json(list(summary.failed)),
+                "unexpected_rows_per_expectation": dg.MetadataValue.json(summary.unexpected),
+                "suite_rows_per_reason": dg.MetadataValue.json(summary.suite_by_reason),
+                "quarantined_rows_per_reason": dg.MetadataValue.json(
+                    summary.quarantine_by_reason
+                ),
+                "suite_and_quarantine": dg.MetadataValue.md(summary.comparison_markdown()),
+            },
+        )
+
+    return _check
+
+
+#: One check per extract on its raw asset, from the suites' results in audit.expectation_results.
+expectation_checks = [_expectation_check(name) for name in RAW_KEYS]
