@@ -1,0 +1,140 @@
+"""Killed and concurrent runs end exactly as an uninterrupted run would (EXTRACTS.md, issue 3)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import land
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+LOAD = """
+from orchestration.lib.ingest import ingest
+from orchestration.lib.settings import Settings
+from orchestration.lib.warehouse import connect
+settings = Settings.from_env()
+ingest(connect(settings.warehouse), settings, log=lambda line: print(line, flush=True))
+"""
+
+
+def env_for(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ICW_", "DAGSTER_HOME"))}
+    env.update(ICW_HOME=str(home), PYTHONPATH=str(REPO))
+    return env
+
+
+def state(home: Path) -> dict[str, list]:
+    """Everything a run leaves behind, without run-specific ids, times and paths."""
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        out = {
+            table: con.execute(f"select * exclude (load_id) from {table} order by all").fetchall()
+            for table in ("raw.referrals", "raw.completions", "raw.caseload",
+                          "audit.quarantined_rows")
+        }
+        out["audit.loads"] = con.execute(
+            """
+            select file_name, status, sha256, rows_read, rows_loaded, rows_quarantined, message,
+                replace(stored_as, ?, '')
+            from audit.loads order by all
+            """,
+            [str(home)],
+        ).fetchall()
+    finally:
+        con.close()
+    out["files"] = sorted(
+        str(p.relative_to(home))
+        for folder in ("landing", "archive", "quarantine")
+        for p in (home / folder).rglob("*") if p.is_file()
+    )
+    return out
+
+
+def load_until(home: Path, stop_after: int | None) -> int:
+    """Run the loader in a subprocess; SIGKILL it once it reports file number stop_after.
+
+    A re-run numbers the files left in the landing folder from 1 again.
+    """
+    proc = subprocess.Popen([sys.executable, "-c", LOAD], env=env_for(home), cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if stop_after is not None and line.startswith(f"[{stop_after}/"):
+            proc.send_signal(signal.SIGKILL)  # the next file is now part-way through its load
+            break
+    proc.wait(timeout=300)
+    return proc.returncode
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, small_extracts: Path) -> dict[str, list]:
+    home = tmp_path_factory.mktemp("uninterrupted")
+    land(small_extracts, home / "landing")
+    assert load_until(home, None) == 0
+    return state(home)
+
+
+@pytest.mark.parametrize("kill_points", [(1,), (5, 12), (30, 8)])
+def test_load_killed_at_several_points_then_rerun_ends_as_uninterrupted(
+    tmp_path: Path, small_extracts: Path, reference: dict, kill_points: tuple[int, ...]
+):
+    home = tmp_path / "killed"
+    land(small_extracts, home / "landing")
+    for point in kill_points:
+        assert load_until(home, point) == -signal.SIGKILL
+    assert load_until(home, None) == 0
+    assert state(home) == reference
+
+
+def icw(home: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([str(Path(sys.executable).parent / "icw"), *args],
+                            env=env_for(home), cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_two_refreshes_started_together_one_runs_one_is_told_who_holds_it(
+    tmp_path: Path, small_extracts: Path, reference: dict, refreshed_home: Path
+):
+    home = tmp_path / "concurrent"
+    land(small_extracts, home / "landing")
+    first, second = icw(home, "refresh", "--no-report"), icw(home, "refresh", "--no-report")
+    outcomes = sorted([(p.wait(timeout=900), p) for p in (first, second)], key=lambda t: t[0])
+    (ok_code, ok), (busy_code, busy) = outcomes
+    assert ok_code == 0, ok.stderr.read()[-2000:]
+    assert busy_code == 75
+    message = busy.stderr.read().strip().splitlines()[-1]
+    assert f"pid {ok.pid} since" in message and "--wait" in message
+    assert "Refresh complete" in ok.stdout.read()
+    assert state(home) == reference
+    # and a refresh killed while dbt runs is finished by the next one, marts as uninterrupted
+    run = icw(home, "refresh", "--no-report")
+    assert run.stderr is not None
+    for line in run.stderr:
+        if "Running dbt command" in line:
+            run.send_signal(signal.SIGKILL)
+            break
+    run.wait(timeout=300)
+    rerun = icw(home, "refresh", "--no-report")
+    assert rerun.wait(timeout=900) == 0, rerun.stderr.read()[-2000:]
+    assert marts(home) == marts(refreshed_home)
+
+
+def marts(home: Path) -> dict[str, list]:
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        tables = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'"
+        ).fetchall()]
+        assert "ldu_intervention_measures" in tables
+        return {t: con.execute(f"select * from marts.{t} order by all").fetchall()
+                for t in tables}
+    finally:
+        con.close()
