@@ -193,6 +193,7 @@ class Loader:
             name: c.rules_for(extract, self.reference_codes) for name, extract in c.EXTRACTS.items()
         }
         self.log = log
+        self._pseudonyms: dict[str, str] = {}
         ensure_schema(con)
 
     # -- the landing folder -------------------------------------------------------------------
@@ -588,17 +589,21 @@ class Loader:
         )
 
     def _pseudonymise(self) -> None:
-        """Replace CRNs by keyed pseudonyms: the distinct CRNs are hashed once each."""
+        """Replace CRNs by keyed pseudonyms: each distinct CRN is hashed once per run.
+
+        Month after month the caseload is mostly the same people, so the run keeps the
+        pseudonyms it has made (in memory only, never stored) and hashes only new CRNs.
+        """
         crns = [r[0] for r in self.con.execute(
             "select distinct v_crn from __judged where v_crn is not null").fetchall()]
-        mapping = person_ids(crns, self.settings.pseudonymisation_key)
-        frame = pd.DataFrame({"crn": list(mapping), "person_id": list(mapping.values())},
+        new = [crn for crn in crns if crn not in self._pseudonyms]
+        self._pseudonyms.update(person_ids(new, self.settings.pseudonymisation_key))
+        frame = pd.DataFrame({"crn": crns, "person_id": [self._pseudonyms[c] for c in crns]},
                              dtype="object")
         self.con.register("__pseudonym_frame", frame)
         self.con.execute("drop table if exists __pseudonyms")
         self.con.execute("create temp table __pseudonyms as select * from __pseudonym_frame")
         self.con.unregister("__pseudonym_frame")
-
 
 def ingest(
     con: duckdb.DuckDBPyConnection, settings: Settings, log: Log = print
