@@ -1,11 +1,21 @@
+-- noqa: disable=LT02
+-- (the macro's body is SQL, not indented inside the macro block; the models that call it are
+-- linted with it rendered)
 {#- The usage measures of METRICS.md for every reported period and intervention, per LDU when
     by_ldu is true and for the division as a whole otherwise. One definition serves both marts,
-    so the division's figures are the LDUs' figures summed (and its eligible caseload counts a
-    person in two LDUs once). -#}
+    so the division's counts are the LDUs' counts summed, its rates come from those sums, its
+    eligible caseload counts a person in two LDUs once and its median is over all its starts.
+
+    Facts are matched to periods through the calendar month of their date
+    (int_period_months_listed): an equality join, exact because periods are whole months. -#}
 {% macro usage_measures(by_ldu) %}
-{%- set ldu = 'ldu_code, ' if by_ldu else '' -%}
+{% set ldu = 'ldu_code, ' if by_ldu else '' %}
 with periods as (
     select * from {{ ref('int_periods_generated') }}
+),
+
+period_months as (
+    select * from {{ ref('int_period_months_listed') }}
 ),
 
 ldus as (
@@ -25,6 +35,7 @@ referrals as (
 ),
 
 endings as (
+    -- orphans (no referral yet) count in no measure
     select * from {{ ref('int_completions_matched') }}
     where not is_orphan
 ),
@@ -43,62 +54,99 @@ spine as (
     cross join interventions
 ),
 
-eligible_counts as (
+eligible_counts_monthly as (
+    -- a month has one snapshot and a person is in it once (tested on stg_caseload), so a
+    -- month's eligible rows are distinct persons: counting rows is exact, and much faster
     select
-        periods.period_type,
-        periods.period,
+        period_months.period_type,
+        period_months.period,
+        {% if by_ldu %}caseload_eligible.ldu_code,{% endif %}
+        caseload_eligible.intervention_code,
+        count(*) as eligible_caseload
+    from caseload_eligible
+    inner join period_months
+        on cast({{ dbt.date_trunc('month', 'caseload_eligible.snapshot_date') }} as date)
+        = period_months.month_start
+    where period_months.period_type = 'MONTH'
+    group by
+        period_months.period_type,
+        period_months.period,
+        {{ ldu }}caseload_eligible.intervention_code
+),
+
+eligible_counts_longer as (
+    -- quarters and years: a person in several of the period's snapshots counts once
+    select
+        period_months.period_type,
+        period_months.period,
         {% if by_ldu %}caseload_eligible.ldu_code,{% endif %}
         caseload_eligible.intervention_code,
         count(distinct caseload_eligible.person_id) as eligible_caseload
     from caseload_eligible
-    inner join periods
-        on caseload_eligible.snapshot_date between periods.period_start and periods.period_end
-    group by periods.period_type, periods.period, {{ ldu }}caseload_eligible.intervention_code
+    inner join period_months
+        on cast({{ dbt.date_trunc('month', 'caseload_eligible.snapshot_date') }} as date)
+        = period_months.month_start
+    where period_months.period_type <> 'MONTH'
+    group by
+        period_months.period_type,
+        period_months.period,
+        {{ ldu }}caseload_eligible.intervention_code
+),
+
+eligible_counts as (
+    select * from eligible_counts_monthly
+    union all
+    select * from eligible_counts_longer
 ),
 
 referral_counts as (
     select
-        periods.period_type,
-        periods.period,
+        period_months.period_type,
+        period_months.period,
         {% if by_ldu %}referrals.ldu_code,{% endif %}
         referrals.intervention_code,
         count(*) as referrals
     from referrals
-    inner join periods
-        on referrals.referral_date between periods.period_start and periods.period_end
-    group by periods.period_type, periods.period, {{ ldu }}referrals.intervention_code
+    inner join period_months
+        on cast({{ dbt.date_trunc('month', 'referrals.referral_date') }} as date)
+        = period_months.month_start
+    group by period_months.period_type, period_months.period, {{ ldu }}referrals.intervention_code
 ),
 
 start_counts as (
     select
-        periods.period_type,
-        periods.period,
+        period_months.period_type,
+        period_months.period,
         {% if by_ldu %}referrals.ldu_code,{% endif %}
         referrals.intervention_code,
         count(*) as starts,
         sum(case when referrals.is_timely_start then 1 else 0 end) as timely_starts,
+        -- continuous median over the starts with days to start of 0 or more (NULLs are skipped)
         percentile_cont(0.5) within group (
             order by case when referrals.days_to_start >= 0 then referrals.days_to_start end
         ) as median_days_to_start
     from referrals
-    inner join periods
-        on referrals.programme_start_date between periods.period_start and periods.period_end
-    group by periods.period_type, periods.period, {{ ldu }}referrals.intervention_code
+    inner join period_months
+        on cast({{ dbt.date_trunc('month', 'referrals.programme_start_date') }} as date)
+        = period_months.month_start
+    group by period_months.period_type, period_months.period, {{ ldu }}referrals.intervention_code
 ),
 
 ending_counts as (
+    -- NEUTRAL endings (TRANSFERRED, DECEASED) count in neither completions nor non-completions
     select
-        periods.period_type,
-        periods.period,
+        period_months.period_type,
+        period_months.period,
         {% if by_ldu %}endings.ldu_code,{% endif %}
         endings.intervention_code,
         sum(case when endings.ending_type = 'COMPLETION' then 1 else 0 end) as completions,
         sum(case when endings.ending_type = 'NON_COMPLETION' then 1 else 0 end)
             as non_completions
     from endings
-    inner join periods
-        on endings.end_date between periods.period_start and periods.period_end
-    group by periods.period_type, periods.period, {{ ldu }}endings.intervention_code
+    inner join period_months
+        on cast({{ dbt.date_trunc('month', 'endings.end_date') }} as date)
+        = period_months.month_start
+    group by period_months.period_type, period_months.period, {{ ldu }}endings.intervention_code
 ),
 
 {%- set join_keys -%}
@@ -135,7 +183,7 @@ final as (
         {{ ldu }}intervention_code,
         eligible_caseload,
         referrals,
-        100.0 * referrals / nullif(eligible_caseload, 0) as referral_rate,
+        cast(100.0 * referrals / nullif(eligible_caseload, 0) as double) as referral_rate,
         starts,
         completions,
         non_completions,

@@ -1,3 +1,8 @@
+{#- A view, not a table: writing its 1.5 million rows (division scale) cost more than joining
+    the caseload to the two small seeds again in each model that reads it (docs/measures.md,
+    Speed). -#}
+{{ config(materialized='view') }}
+
 -- One row per caseload snapshot row and intervention the person is eligible for in that
 -- snapshot: (offence_category, reoffending_band) in the eligibility seed and gender allowed.
 with caseload as (

@@ -9,8 +9,8 @@ with snapshots as (
 
 months as (
     select
-        cast(month_start as date) as month_start,
-        cast(month_start + interval 1 month - interval 1 day as date) as month_end,
+        cast(series.month_start as date) as month_start,
+        cast(series.month_start + interval 1 month - interval 1 day as date) as month_end,
         snapshots.last_snapshot_date
     from snapshots,
         generate_series(
@@ -22,13 +22,21 @@ months as (
 
 labelled as (
     select
-        *,
+        month_start,
+        month_end,
+        last_snapshot_date,
+        cast(date_trunc('month', last_snapshot_date) + interval 1 month - interval 1 day as date)
+            as reporting_month_end,
         -- financial year April to March: the year in which it starts
         extract(year from month_start)
         - case when extract(month from month_start) < 4 then 1 else 0 end as fy_start_year,
-        (cast(extract(month from month_start) as integer) + 8) % 12 // 3 + 1 as fy_quarter,
-        cast(date_trunc('month', last_snapshot_date) + interval 1 month - interval 1 day as date)
-            as reporting_month_end
+        -- financial quarter: Q1 = April to June, ..., Q4 = January to March
+        case
+            when extract(month from month_start) between 4 and 6 then 1
+            when extract(month from month_start) between 7 and 9 then 2
+            when extract(month from month_start) between 10 and 12 then 3
+            else 4
+        end as fy_quarter
     from months
 ),
 
@@ -48,10 +56,14 @@ quarter_periods as (
         cast(fy_start_year as varchar) || '-'
         || right(cast(fy_start_year + 1 as varchar), 2) || ' Q' || cast(fy_quarter as varchar)
             as period,
-        cast(make_date(cast(fy_start_year as integer), 4, 1)
-            + (fy_quarter - 1) * interval 3 month as date) as period_start,
-        cast(make_date(cast(fy_start_year as integer), 4, 1)
-            + fy_quarter * interval 3 month - interval 1 day as date) as period_end,
+        cast(
+            make_date(cast(fy_start_year as integer), 4, 1)
+            + (fy_quarter - 1) * interval 3 month as date
+        ) as period_start,
+        cast(
+            make_date(cast(fy_start_year as integer), 4, 1)
+            + fy_quarter * interval 3 month - interval 1 day as date
+        ) as period_end,
         reporting_month_end
     from labelled
 ),
@@ -75,15 +87,22 @@ unioned as (
     select * from year_periods
 ),
 
+flagged as (
+    select
+        *,
+        period_end > reporting_month_end as is_partial
+    from unioned
+),
+
 final as (
     select
         period_type,
         period,
         period_start,
         period_end,
-        period_end > reporting_month_end as is_partial,
+        is_partial,
         reporting_month_end
-    from unioned
+    from flagged
 )
 
 select * from final

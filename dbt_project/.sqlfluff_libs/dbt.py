@@ -1,0 +1,15 @@
+"""Stand-ins for dbt's cross-database macros (`dbt.date_trunc(...)` and friends), so that
+sqlfluff's jinja templater can render the models without dbt. They return DuckDB SQL of the same
+shape as dbt-duckdb's; only the linter uses them."""
+
+
+def date_trunc(datepart, date):
+    return f"date_trunc('{datepart}', {date})"
+
+
+def dateadd(datepart, interval, from_date_or_timestamp):
+    return f"date_add({from_date_or_timestamp}, interval ({interval}) {datepart})"
+
+
+def datediff(first_date, second_date, datepart):
+    return f"date_diff('{datepart}', {first_date}, {second_date})"

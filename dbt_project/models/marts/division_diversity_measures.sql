@@ -1,0 +1,259 @@
+-- One row per financial year, intervention, dimension (GENDER, ETHNICITY_GROUP, AGE_BAND) and
+-- group (the dimension's values and UNKNOWN), zeros included: the division's eligible caseload,
+-- referrals and endings by the group a person was in during the year (METRICS.md).
+with periods as (
+    select * from {{ ref('int_periods_generated') }}
+    where period_type = 'YEAR'
+),
+
+year_months as (
+    select * from {{ ref('int_period_months_listed') }}
+    where period_type = 'YEAR'
+),
+
+interventions as (
+    select intervention_code from {{ ref('interventions') }}
+),
+
+diversity_groups as (
+    select * from {{ ref('diversity_groups') }}
+),
+
+person_groups as (
+    select * from {{ ref('int_person_groups_selected') }}
+),
+
+caseload_eligible as (
+    select * from {{ ref('int_caseload_eligibility_joined') }}
+),
+
+referrals as (
+    select * from {{ ref('int_referrals_started') }}
+),
+
+endings as (
+    -- orphans (no referral yet) count in no measure
+    select * from {{ ref('int_completions_matched') }}
+    where not is_orphan
+),
+
+spine as (
+    select
+        periods.period_type,
+        periods.period,
+        periods.period_start,
+        periods.period_end,
+        periods.is_partial,
+        interventions.intervention_code,
+        diversity_groups.dimension,
+        diversity_groups.group_value,
+        diversity_groups.display_order
+    from periods
+    cross join interventions
+    cross join diversity_groups
+),
+
+eligible_persons as (
+    -- each person eligible in at least one of the year's snapshots, once, in any LDU
+    select distinct
+        year_months.period,
+        caseload_eligible.intervention_code,
+        caseload_eligible.person_id
+    from caseload_eligible
+    inner join year_months
+        on
+            cast({{ dbt.date_trunc('month', 'caseload_eligible.snapshot_date') }} as date)
+            = year_months.month_start
+),
+
+referrals_in_year as (
+    select
+        year_months.period,
+        referrals.intervention_code,
+        referrals.person_id,
+        1 as is_referral,
+        0 as is_completion,
+        0 as is_non_completion
+    from referrals
+    inner join year_months
+        on
+            cast({{ dbt.date_trunc('month', 'referrals.referral_date') }} as date)
+            = year_months.month_start
+),
+
+endings_in_year as (
+    -- a completion belongs to its matched referral's intervention; its person is the person
+    -- the completion row names; NEUTRAL endings count in neither completions nor non-completions
+    select
+        year_months.period,
+        endings.intervention_code,
+        endings.person_id,
+        0 as is_referral,
+        case when endings.ending_type = 'COMPLETION' then 1 else 0 end as is_completion,
+        case when endings.ending_type = 'NON_COMPLETION' then 1 else 0 end as is_non_completion
+    from endings
+    inner join year_months
+        on
+            cast({{ dbt.date_trunc('month', 'endings.end_date') }} as date)
+            = year_months.month_start
+),
+
+events as (
+    select * from referrals_in_year
+    union all
+    select * from endings_in_year
+),
+
+eligible_grouped as (
+    -- every eligible person has a snapshot in the year, so none is UNKNOWN
+    select
+        eligible_persons.period,
+        eligible_persons.intervention_code,
+        eligible_persons.person_id,
+        person_groups.gender,
+        person_groups.ethnicity_group,
+        person_groups.age_band
+    from eligible_persons
+    inner join person_groups
+        on
+            eligible_persons.period = person_groups.period
+            and eligible_persons.person_id = person_groups.person_id
+),
+
+events_grouped as (
+    -- a referral or completion whose person has no snapshot in the year counts in UNKNOWN
+    select
+        events.*,
+        person_groups.gender,
+        person_groups.ethnicity_group,
+        person_groups.age_band
+    from events
+    left join person_groups
+        on
+            events.period = person_groups.period
+            and events.person_id = person_groups.person_id
+),
+
+eligible_by_dimension as (
+    select
+        period,
+        intervention_code,
+        'GENDER' as dimension,
+        gender as group_value
+    from eligible_grouped
+    union all
+    select
+        period,
+        intervention_code,
+        'ETHNICITY_GROUP' as dimension,
+        ethnicity_group as group_value
+    from eligible_grouped
+    union all
+    select
+        period,
+        intervention_code,
+        'AGE_BAND' as dimension,
+        age_band as group_value
+    from eligible_grouped
+),
+
+events_by_dimension as (
+    select
+        period,
+        intervention_code,
+        'GENDER' as dimension,
+        gender as group_value,
+        is_referral,
+        is_completion,
+        is_non_completion
+    from events_grouped
+    union all
+    select
+        period,
+        intervention_code,
+        'ETHNICITY_GROUP' as dimension,
+        ethnicity_group as group_value,
+        is_referral,
+        is_completion,
+        is_non_completion
+    from events_grouped
+    union all
+    select
+        period,
+        intervention_code,
+        'AGE_BAND' as dimension,
+        age_band as group_value,
+        is_referral,
+        is_completion,
+        is_non_completion
+    from events_grouped
+),
+
+eligible_counts as (
+    select
+        period,
+        intervention_code,
+        dimension,
+        coalesce(group_value, 'UNKNOWN') as group_value,
+        count(*) as eligible_caseload
+    from eligible_by_dimension
+    group by period, intervention_code, dimension, coalesce(group_value, 'UNKNOWN')
+),
+
+event_counts as (
+    select
+        period,
+        intervention_code,
+        dimension,
+        coalesce(group_value, 'UNKNOWN') as group_value,
+        sum(is_referral) as referrals,
+        sum(is_completion) as completions,
+        sum(is_non_completion) as non_completions
+    from events_by_dimension
+    group by period, intervention_code, dimension, coalesce(group_value, 'UNKNOWN')
+),
+
+counted as (
+    select
+        spine.*,
+        cast(coalesce(eligible_counts.eligible_caseload, 0) as bigint) as eligible_caseload,
+        cast(coalesce(event_counts.referrals, 0) as bigint) as referrals,
+        cast(coalesce(event_counts.completions, 0) as bigint) as completions,
+        cast(coalesce(event_counts.non_completions, 0) as bigint) as non_completions
+    from spine
+    left join eligible_counts
+        on
+            spine.period = eligible_counts.period
+            and spine.intervention_code = eligible_counts.intervention_code
+            and spine.dimension = eligible_counts.dimension
+            and spine.group_value = eligible_counts.group_value
+    left join event_counts
+        on
+            spine.period = event_counts.period
+            and spine.intervention_code = event_counts.intervention_code
+            and spine.dimension = event_counts.dimension
+            and spine.group_value = event_counts.group_value
+),
+
+final as (
+    select
+        period_type,
+        period,
+        period_start,
+        period_end,
+        is_partial,
+        intervention_code,
+        dimension,
+        group_value,
+        cast(display_order as integer) as display_order,
+        eligible_caseload,
+        referrals,
+        cast(100.0 * referrals / nullif(eligible_caseload, 0) as double) as referral_rate,
+        completions,
+        non_completions,
+        cast(completions as double) / nullif(completions + non_completions, 0)
+            as completion_rate
+    from counted
+)
+
+select * from final
