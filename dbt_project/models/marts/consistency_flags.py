@@ -1,0 +1,50 @@
+"""marts.consistency_flags (METRICS.md): is an LDU out of line with the division?
+
+A dbt Python model so that the statistics have one implementation: `orchestration.lib.stats`
+(funnel limits, z-scores, levels, phi, the homogeneity test), unit-tested against the published
+reference values. This model only feeds it the counts from `int_flags_measures_unioned` and
+casts the result to the published column types.
+
+dbt-duckdb does not apply contracts to Python models, so the types are set here and the blocking
+test `matches_declared_columns` checks the table against the columns declared in
+_consistency.yml (names, order and types).
+"""
+
+# Published columns (METRICS.md order), then the period columns every period row carries.
+COLUMN_TYPES = (
+    ("period_type", "varchar"),
+    ("period", "varchar"),
+    ("intervention_code", "varchar"),
+    ("measure", "varchar"),
+    ("ldu_code", "varchar"),
+    ("numerator", "bigint"),
+    ("denominator", "double"),
+    ("value", "double"),
+    ("division_value", "double"),
+    ("z_score", "double"),
+    ("lower_95", "double"),
+    ("upper_95", "double"),
+    ("lower_998", "double"),
+    ("upper_998", "double"),
+    ("direction", "varchar"),
+    ("level", "varchar"),
+    ("phi", "double"),
+    ("level_adjusted", "varchar"),
+    ("homogeneity_p_value", "double"),
+    ("period_start", "date"),
+    ("period_end", "date"),
+    ("is_partial", "boolean"),
+)
+ORDER_BY = "period_type, period_start, period, intervention_code, measure, ldu_code"
+
+
+def model(dbt, session):
+    """Flag every (period, intervention, measure) group's LDUs with lib.stats."""
+    from orchestration.lib import stats
+
+    dbt.config(materialized="table")
+    measures = dbt.ref("int_flags_measures_unioned").df()
+    flags = stats.consistency_flags(measures)
+    session.register("consistency_flags_computed", flags)
+    columns = ", ".join(f"cast({column} as {type_}) as {column}" for column, type_ in COLUMN_TYPES)
+    return session.sql(f"select {columns} from consistency_flags_computed order by {ORDER_BY}")

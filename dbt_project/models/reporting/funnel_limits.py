@@ -1,0 +1,33 @@
+"""reporting.funnel_limits: each funnel's control limits over a grid of denominators, to draw.
+
+Computed by `orchestration.lib.stats.funnel_limit_grid` from the flags themselves, so the funnel
+the report draws and the flags it shows come from one implementation (DESIGN_NOTES, Report).
+Types are set here; `matches_declared_columns` checks them against _reporting.yml.
+"""
+
+COLUMN_TYPES = (
+    ("period_type", "varchar"),
+    ("period", "varchar"),
+    ("intervention_code", "varchar"),
+    ("measure", "varchar"),
+    ("division_value", "double"),
+    ("grid_index", "integer"),
+    ("denominator", "double"),
+    ("lower_95", "double"),
+    ("upper_95", "double"),
+    ("lower_998", "double"),
+    ("upper_998", "double"),
+)
+ORDER_BY = "period_type, period, intervention_code, measure, grid_index"
+
+
+def model(dbt, session):
+    """Tabulate the 95 % and 99.8 % limits of every flagged group over 60 denominators."""
+    from orchestration.lib import stats
+
+    dbt.config(materialized="table")
+    flags = dbt.ref("consistency_flags").df()
+    grid = stats.funnel_limit_grid(flags)
+    session.register("funnel_limits_computed", grid)
+    columns = ", ".join(f"cast({column} as {type_}) as {column}" for column, type_ in COLUMN_TYPES)
+    return session.sql(f"select {columns} from funnel_limits_computed order by {ORDER_BY}")

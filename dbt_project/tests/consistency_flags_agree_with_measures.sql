@@ -1,0 +1,74 @@
+-- Blocking: the funnels are drawn from the same counts as ldu_intervention_measures. The
+-- proportions' numerators and denominators equal its completions, completions + non_completions,
+-- timely_starts and starts; the REFERRAL_RATIO's strata add up to its eligible caseload.
+-- Returns the rows where the two disagree.
+-- Shown in Dagster as a check on consistency_flags (it reads other models too).
+{{ config(meta={'dagster': {'ref': {'name': 'consistency_flags'}}}) }}
+
+with measures as (
+    select * from {{ ref('ldu_intervention_measures') }}
+    where period_type in ('YEAR', 'QUARTER')
+),
+
+flags as (
+    select * from {{ ref('consistency_flags') }}
+),
+
+standardised as (
+    select * from {{ ref('int_flags_referrals_standardised') }}
+),
+
+compared as (
+    select
+        flags.period_type,
+        flags.period,
+        flags.intervention_code,
+        flags.ldu_code,
+        flags.measure,
+        flags.numerator,
+        flags.denominator,
+        case flags.measure
+            when 'COMPLETION_RATE' then measures.completions
+            when 'TIMELY_START_RATE' then measures.timely_starts
+        end as expected_numerator,
+        case flags.measure
+            when 'COMPLETION_RATE' then measures.completions + measures.non_completions
+            when 'TIMELY_START_RATE' then measures.starts
+        end as expected_denominator
+    from flags
+    inner join measures
+        on
+            flags.period_type = measures.period_type
+            and flags.period = measures.period
+            and flags.intervention_code = measures.intervention_code
+            and flags.ldu_code = measures.ldu_code
+    where flags.measure in ('COMPLETION_RATE', 'TIMELY_START_RATE')
+),
+
+caseload_compared as (
+    select
+        measures.period_type,
+        measures.period,
+        measures.intervention_code,
+        measures.ldu_code,
+        'REFERRAL_RATIO' as measure,
+        cast(coalesce(standardised.eligible_persons, 0) as bigint) as numerator,
+        cast(null as double) as denominator,
+        measures.eligible_caseload as expected_numerator,
+        cast(null as double) as expected_denominator
+    from measures
+    left join standardised
+        on
+            measures.period_type = standardised.period_type
+            and measures.period = standardised.period
+            and measures.intervention_code = standardised.intervention_code
+            and measures.ldu_code = standardised.ldu_code
+)
+
+select * from compared
+where
+    numerator is distinct from expected_numerator
+    or denominator is distinct from expected_denominator
+union all
+select * from caseload_compared
+where numerator is distinct from expected_numerator
