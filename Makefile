@@ -73,7 +73,8 @@ lint: $(PY_STAMP) ## ruff and sqlfluff
 	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros
 
 clean: ## remove generated data and build output (keeps .venv and node_modules)
-	rm -rf data dbt_project/target dbt_project/logs reports/build reports/.evidence/template
+	rm -rf data dbt_project/target dbt_project/logs reports/build reports/.evidence/template \
+		reports/pages/methods.md reports/prerender-entries.json
 
 bench: install ## benchmarks at division and national scale (not part of make test; ~1 hour)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.defs.automation.jobs import landing_sensor, monthly_refresh_schedule, refresh_job
+from orchestration.defs.automation.jobs import (
+    landing_sensor,
+    monthly_refresh_schedule,
+    monthly_report_job,
+    refresh_job,
+)
 from orchestration.defs.ingestion.assets import landed_extracts
-from orchestration.defs.ingestion.checks import every_row_accounted_for
-from orchestration.defs.reporting.assets import report_site
+from orchestration.defs.ingestion.checks import every_row_accounted_for, expectation_checks
+from orchestration.defs.ingestion.freshness import caseload_arrived_within_35_days
+from orchestration.defs.reporting.assets import report_emailed, report_site
+from orchestration.defs.transformation.checks import consistency_checks
 from orchestration.defs.transformation.dbt import build_dbt_assets, mart_keys
 from orchestration.defs.transformation.publish import build_publish_asset
 from orchestration.lib.settings import Settings
@@ -20,9 +27,10 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     dbt_models = build_dbt_assets()
     return dg.Definitions(
         assets=[landed_extracts, dbt_models, build_publish_asset(mart_keys(dbt_models)),
-                report_site],
-        asset_checks=[every_row_accounted_for],
-        jobs=[refresh_job],
+                report_site, report_emailed],
+        asset_checks=[every_row_accounted_for, caseload_arrived_within_35_days,
+                      *expectation_checks, *consistency_checks],
+        jobs=[refresh_job, monthly_report_job],
         schedules=[monthly_refresh_schedule],
         sensors=[landing_sensor],
         resources=build_resources(settings),

@@ -37,10 +37,13 @@ class RunSummary:
     rows_quarantined: int = 0
     unrecognised: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
+    #: checks of WARN severity that found something (flags, quarantined rows, stale caseload)
+    warnings: list[str] = field(default_factory=list)
     flagged: list[str] = field(default_factory=list)
     flags_available: bool = False
     seconds: float = 0.0
     report: Path | None = None
+    report_pdf: Path | None = None
     #: seconds per Dagster step (ingestion, dbt, publish, report), from the run's events
     stages: dict[str, float] = field(default_factory=dict)
 
@@ -56,6 +59,7 @@ class RunSummary:
                else ""),
             f"  Rows: {self.rows_loaded:,} loaded, {self.rows_quarantined:,} quarantined",
             "  Checks failed: " + (", ".join(self.failed_checks) if self.failed_checks else "none"),
+            "  Warnings: " + (", ".join(self.warnings) if self.warnings else "none"),
         ]
         if self.flags_available:
             out.append(
@@ -66,6 +70,8 @@ class RunSummary:
             out.append(f"  Time: {steps}; start-up and Dagster {self.overhead:.1f}s")
         if self.report:
             out.append(f"  Report: {self.report}")
+        if self.report_pdf:
+            out.append(f"  PDF: {self.report_pdf}")
         return out
 
     @property
@@ -83,6 +89,7 @@ class RunSummary:
             "rows_loaded": self.rows_loaded,
             "rows_quarantined": self.rows_quarantined,
             "failed_checks": self.failed_checks,
+            "warnings": self.warnings,
         }
 
 
@@ -175,11 +182,18 @@ def summarise(settings: Settings, since: dt.datetime, result) -> RunSummary:
     finally:
         con.close()
     if result is not None:
-        summary.failed_checks = sorted(
-            f"{e.asset_key.to_user_string()}:{e.check_name}"
-            for e in result.get_asset_check_evaluations()
-            if not e.passed
-        )
+        import dagster as dg
+
+        for evaluation in result.get_asset_check_evaluations():
+            if evaluation.passed:
+                continue
+            name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+            if evaluation.severity == dg.AssetCheckSeverity.WARN:
+                summary.warnings.append(name)
+            else:
+                summary.failed_checks.append(name)
+        summary.warnings.sort()
+        summary.failed_checks.sort()
     return summary
 
 
@@ -194,7 +208,7 @@ def run_refresh(
     import dagster as dg
 
     from orchestration.definitions import build_definitions
-    from orchestration.defs.reporting.assets import REPORT_KEY
+    from orchestration.defs.reporting.assets import DELIVERY_KEY, REPORT_KEY
 
     started = time.perf_counter()
     since = dt.datetime.now(dt.UTC)
@@ -205,7 +219,8 @@ def run_refresh(
     with warehouse_lock(settings.lock_file, wait=wait):
         defs = build_definitions(settings)
         job = defs.resolve_job_def("refresh")
-        keys = set(defs.resolve_asset_graph().materializable_asset_keys)
+        # Emailing the PDF belongs to the monthly schedule's job, not to `icw refresh`.
+        keys = set(defs.resolve_asset_graph().materializable_asset_keys) - {DELIVERY_KEY}
         if only_report:
             selection = {REPORT_KEY}
         elif with_report:
@@ -230,4 +245,7 @@ def run_refresh(
         json.dumps(summary.as_json(), indent=2) + "\n", encoding="utf-8")
     if with_report or only_report:
         summary.report = settings.reports_dir / "site" / "index.html"
+        # The pack just built: named by its reporting month, so the newest name is the latest.
+        pdfs = sorted(settings.reports_dir.glob("icw-report-*.pdf"))
+        summary.report_pdf = pdfs[-1] if pdfs else None
     return summary

@@ -14,6 +14,13 @@ Evidence 39 (see STACK_NOTES.md) has habits that this module exists to contain:
 - `npm run build` copies into `build/` over what is there. The folder is emptied first, and the
   finished site is installed beside the published one and swapped in, so readers only ever see a
   whole site and a failed build leaves the last good one in place.
+- Templated pages are prerendered only when the build can find them, and their links are drawn
+  in the browser: the routes are written for `svelte.config.js` from the warehouse copy, and
+  every page the PDF needs must exist after the build.
+
+The PDF pack (orchestration/lib/report_pdf.py) is printed from the finished build before
+anything is published, so the site and the PDF are published together or not at all; the
+Methods page is generated from docs/methods.md at every build (report_content.py).
 """
 
 from __future__ import annotations
@@ -22,22 +29,36 @@ import contextlib
 import ctypes
 import ctypes.util
 import fcntl
-import functools
-import http.server
 import os
 import re
 import shutil
 import signal
 import subprocess
-import sys
-import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
+
+from orchestration.lib.report_content import (
+    METHODS_SOURCE,
+    ReportContentError,
+    ReportFacts,
+    missing_pages,
+    pdf_sections,
+    read_facts,
+    write_methods_page,
+    write_prerender_entries,
+)
+from orchestration.lib.report_pdf import (  # noqa: F401  (re-exported for callers and tests)
+    PdfError,
+    build_pdf_pack,
+    chromium_command,
+    find_chromium,
+    render_pdf,
+    serve_directory,
+)
 
 SOURCE_NAME = "icw"
 """The Evidence source folder (`reports/sources/icw`), and the schema prefix pages query."""
@@ -73,11 +94,34 @@ class ReportBuildError(RuntimeError):
 
 @dataclass(frozen=True)
 class ReportResult:
-    """What a build produced: where the published site is, and how long each step took."""
+    """What a build produced: the published site and PDF, and how long each step took."""
 
     site_dir: Path
     seconds: dict[str, float] = field(default_factory=dict)
     log_file: Path | None = None
+    pdf_path: Path | None = None
+    pdf_pages: int = 0
+    facts: ReportFacts | None = None
+
+
+def pdf_name(facts: ReportFacts) -> str:
+    """The PDF's file name: one per reporting month, so earlier months' packs are kept."""
+    return f"icw-report-{facts.month_label}.pdf"
+
+
+def last_good_report(out_dir: Path) -> str:
+    """Say what a reader still has after a failed build: the published site and newest PDF."""
+    site = out_dir / "site" / "index.html"
+    pdfs = sorted(out_dir.glob("icw-report-*.pdf"))
+    if not site.is_file() and not pdfs:
+        return "there is no earlier report to keep"
+    parts = []
+    if site.is_file():
+        built = time.strftime("%Y-%m-%d %H:%M", time.localtime(site.stat().st_mtime))
+        parts.append(f"the site built {built} ({site.parent})")
+    if pdfs:
+        parts.append(f"the PDF {pdfs[-1]}")
+    return "the last good report stays in place: " + " and ".join(parts)
 
 
 def default_project_dir() -> Path:
@@ -93,19 +137,6 @@ def find_npm() -> Path:
             "npm not found on PATH: install Node.js 20 (with npm), then run `make install`"
         )
     return Path(npm)
-
-
-def find_chromium() -> Path:
-    """Locate Debian's Chromium, which renders the PDF; no test or build downloads a browser."""
-    for candidate in ("chromium", "chromium-browser"):
-        found = shutil.which(candidate)
-        if found:
-            return Path(found)
-    if Path("/usr/bin/chromium").exists():
-        return Path("/usr/bin/chromium")
-    raise ReportBuildError(
-        "Chromium not found: install it (`apt-get install chromium` on Debian) to render the PDF"
-    )
 
 
 def check_project(project_dir: Path) -> None:
@@ -127,66 +158,122 @@ def build_report(
     out_dir: Path,
     project_dir: Path | None = None,
     log: Callable[[str], None] = print,
+    methods_file: Path | None = None,
+    with_pdf: bool = True,
 ) -> ReportResult:
-    """Build the report from `warehouse` and publish it as `out_dir/site`.
+    """Build the report from `warehouse`; publish it as `out_dir/site` and the PDF pack beside it.
 
     The caller makes sure the warehouse file is complete (checkpointed, no writer mid-run); this
     function only copies it. Builds of the same project are serialised by a lock file, because
     Evidence works in fixed folders inside the project. The full output of the npm steps is
-    written to `out_dir/report-build.log`.
+    written to `out_dir/report-build.log`. The PDF is `out_dir/icw-report-<YYYY-MM>.pdf`, named
+    by the reporting month; `with_pdf=False` skips it (the site alone, for quick checks).
 
     Raises:
-        ReportBuildError: a precondition is missing or a step failed; the published site, if
-            any, is untouched.
+        ReportBuildError: a precondition is missing or a step failed; the published site and
+            PDF, if any, are untouched.
     """
     project_dir = (project_dir or default_project_dir()).resolve()
+    methods_file = (methods_file or METHODS_SOURCE).resolve()
     warehouse = warehouse.resolve()
     if not warehouse.is_file():
         raise ReportBuildError(f"warehouse not found: {warehouse}")
+    if not methods_file.is_file():
+        raise ReportBuildError(
+            f"{methods_file} is missing: the Methods page is generated from it at every build. "
+            "Write (or restore) docs/methods.md, then build the report again"
+        )
     npm = find_npm()
     check_project(project_dir)
+    chromium = find_chromium() if with_pdf else None
     out_dir.mkdir(parents=True, exist_ok=True)
     log_file = out_dir / "report-build.log"
     seconds: dict[str, float] = {}
+    staged_pdf: Path | None = None
 
-    with _project_lock(project_dir, log), log_file.open("w", encoding="utf-8") as log_stream:
-        started = time.monotonic()
-        _copy_warehouse(warehouse, project_dir / "sources" / SOURCE_NAME / WAREHOUSE_COPY)
-        seconds["copy"] = time.monotonic() - started
-        log(f"report: copied {warehouse.name} into sources/{SOURCE_NAME}/")
-
-        for stale in (
-            project_dir / _DATA_DIR,
-            project_dir / _TEMPLATE_BUILD_DIR,
-            project_dir / "build",
-        ):
-            shutil.rmtree(stale, ignore_errors=True)
-
-        env = _npm_env()
-        seconds["sources"], output = _run_step(
-            "npm run sources", [str(npm), "run", "sources"], project_dir, env, log, log_stream
-        )
-        _check_sources(project_dir, output)
-
-        seconds["build"], output = _run_step(
-            "npm run build", [str(npm), "run", "build:strict"], project_dir, env, log, log_stream
-        )
-        _check_build(output)
-        built = project_dir / "build"
-        if not (built / "index.html").is_file():
-            raise ReportBuildError(
-                f"npm run build: finished but {built / 'index.html'} is missing; see {log_file}"
+    try:
+        with _project_lock(project_dir, log), log_file.open("w", encoding="utf-8") as log_stream:
+            started = time.monotonic()
+            copy = project_dir / "sources" / SOURCE_NAME / WAREHOUSE_COPY
+            _copy_warehouse(warehouse, copy)
+            facts = read_facts(copy)
+            write_prerender_entries(project_dir, facts)
+            write_methods_page(project_dir, methods_file)
+            seconds["copy"] = time.monotonic() - started
+            log(
+                f"report: copied {warehouse.name} into sources/{SOURCE_NAME}/ (reporting month "
+                f"{facts.month_label}, {len(facts.ldus)} LDUs, {len(facts.interventions)} "
+                "interventions)"
             )
 
-        started = time.monotonic()
-        site_dir = _install_site(built, out_dir)
-        seconds["install"] = time.monotonic() - started
+            for stale in (
+                project_dir / _DATA_DIR,
+                project_dir / _TEMPLATE_BUILD_DIR,
+                project_dir / "build",
+            ):
+                shutil.rmtree(stale, ignore_errors=True)
+
+            env = _npm_env()
+            seconds["sources"], output = _run_step(
+                "npm run sources", [str(npm), "run", "sources"], project_dir, env, log, log_stream
+            )
+            _check_sources(project_dir, output)
+
+            seconds["build"], output = _run_step(
+                "npm run build", [str(npm), "run", "build:strict"], project_dir, env, log,
+                log_stream,
+            )
+            _check_build(output)
+            built = project_dir / "build"
+            if not (built / "index.html").is_file():
+                raise ReportBuildError(
+                    f"npm run build: finished but {built / 'index.html'} is missing; see {log_file}"
+                )
+            missing = missing_pages(built, facts)
+            if missing:
+                raise ReportBuildError(
+                    f"npm run build: pages missing from the site: {', '.join(missing[:8])}"
+                    + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+                )
+
+            pack = None
+            if with_pdf:
+                started = time.monotonic()
+                staged_pdf = out_dir / f".{pdf_name(facts)}.{uuid.uuid4().hex}.staged"
+                pack = build_pdf_pack(
+                    built, staged_pdf, facts, pdf_sections(facts), chromium=chromium, log=log
+                )
+                seconds["pdf"] = time.monotonic() - started
+                log(f"report: printed {pack.pages} PDF pages in {seconds['pdf']:.1f} s")
+
+            started = time.monotonic()
+            site_dir = _install_site(built, out_dir)
+            pdf_path = None
+            if staged_pdf is not None:
+                pdf_path = out_dir / pdf_name(facts)
+                os.replace(staged_pdf, pdf_path)
+                staged_pdf = None
+            seconds["install"] = time.monotonic() - started
+    except (ReportContentError, PdfError) as exc:
+        raise ReportBuildError(str(exc), getattr(exc, "output", "")) from exc
+    finally:
+        if staged_pdf is not None:
+            staged_pdf.unlink(missing_ok=True)
     log(
-        f"report: published {site_dir} ("
+        f"report: published {site_dir}"
+        + (f" and {pdf_path}" if pdf_path else "")
+        + " ("
         + ", ".join(f"{step} {value:.1f} s" for step, value in seconds.items())
         + ")"
     )
-    return ReportResult(site_dir=site_dir, seconds=seconds, log_file=log_file)
+    return ReportResult(
+        site_dir=site_dir,
+        seconds=seconds,
+        log_file=log_file,
+        pdf_path=pdf_path,
+        pdf_pages=pack.pages if pack else 0,
+        facts=facts,
+    )
 
 
 @contextlib.contextmanager
@@ -398,94 +485,3 @@ def _exchange(a: Path, b: Path) -> None:
     os.replace(b, aside)
     os.replace(a, b)
     os.replace(aside, a)
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        """Keep the test and pipeline output free of one line per request."""
-
-
-class _QuietServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """Ignore a browser dropping a connection it no longer needs (it does so on exit)."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
-
-
-@contextlib.contextmanager
-def serve_directory(directory: Path) -> Iterator[str]:
-    """Serve a built site on 127.0.0.1 at a free port for as long as the block runs.
-
-    Evidence pages fetch their data and code from the site root, so they cannot be opened as
-    files; yields the base URL, without a trailing slash.
-    """
-    handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = _QuietServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        host, port = server.server_address[:2]
-        yield f"http://{host}:{port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-def chromium_command(chromium: Path, profile_dir: Path) -> list[str]:
-    """Headless Chromium that touches no network but the site (STACK_NOTES.md, Evidence)."""
-    return [
-        str(chromium),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile_dir}",
-        "--virtual-time-budget=10000",
-    ]
-
-
-def render_pdf(
-    site_dir: Path,
-    pdf_path: Path,
-    pages: list[str],
-    chromium: Path | None = None,
-) -> Path:
-    """Print the given pages of a built site (paths such as "/") into one PDF.
-
-    Pages load their data after first paint, hence the virtual time budget: Chromium lets the
-    page's timers and fetches run before printing.
-    """
-    from pypdf import PdfWriter  # only the PDF step needs it
-
-    if not pages:
-        raise ValueError("render_pdf needs at least one page")
-    chromium = chromium or find_chromium()
-    pdf_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="icw-pdf-") as tmp, serve_directory(site_dir) as url:
-        writer = PdfWriter()
-        for number, page in enumerate(pages):
-            part = Path(tmp) / f"page-{number}.pdf"
-            command = chromium_command(chromium, Path(tmp) / f"profile-{number}") + [
-                f"--print-to-pdf={part}",
-                "--no-pdf-header-footer",
-                url + "/" + page.lstrip("/"),
-            ]
-            done = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
-            if done.returncode != 0 or not part.is_file() or part.stat().st_size == 0:
-                raise ReportBuildError(
-                    f"Chromium could not print {page} to PDF (exit {done.returncode}): "
-                    f"{_last_meaningful_lines(done.stderr)}",
-                    done.stderr,
-                )
-            writer.append(str(part))
-        partial = pdf_path.with_name(f".{pdf_path.name}.tmp")
-        with partial.open("wb") as f:
-            writer.write(f)
-        os.replace(partial, pdf_path)
-    return pdf_path

@@ -1,20 +1,20 @@
-"""End to end: the Evidence report builds from a warehouse and shows that warehouse's figures.
+"""End to end: the report and its PDF build from a warehouse and show that warehouse's figures.
 
-The fixture warehouse is written here with DuckDB, in the published shape of the marts the report
-reads, so the test does not depend on the pipeline; the figures asserted on are computed from it.
-Each build runs the real `npm run sources` and `npm run build` in `reports/` (about 2 minutes);
-Chromium renders the page, since Evidence draws its tables and charts in the browser.
+One real build per session (about 6 minutes on a busy 2-core machine: `npm run sources`, `npm
+run build` of every page, Chromium printing the PDF), from the fixture warehouse of
+`report_fixture.py`; every check below reads that one build. Figures asserted on are queried
+from the warehouse, never written into the test: a page showing the wrong number, or a number
+that should be suppressed, fails. Evidence draws tables and charts in the browser, so pages are
+read as headless Chromium renders them.
 """
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import random
+import math
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,282 +23,53 @@ import pytest
 
 from orchestration.lib.report import (
     ReportBuildError,
+    ReportResult,
     _check_build,
     build_report,
     chromium_command,
     find_chromium,
-    render_pdf,
     serve_directory,
 )
+from tests.e2e.report_fixture import PLANTED_INTERVENTION, PLANTED_LDU, write_fixture_warehouse
 
 REPO = Path(__file__).resolve().parents[2]
-SEEDS = REPO / "seeds"
 REPORTS = REPO / "reports"
 
 pytestmark = pytest.mark.e2e
 
-MEASURE_COLUMNS = """
-    period_type varchar not null,
-    period varchar not null,
-    period_start date not null,
-    period_end date not null,
-    is_partial boolean not null,
-    ldu_code varchar not null,
-    intervention_code varchar not null,
-    eligible_caseload integer not null,
-    referrals integer not null,
-    referral_rate double,
-    starts integer not null,
-    completions integer not null,
-    non_completions integer not null,
-    completion_rate double,
-    timely_starts integer not null,
-    timely_start_rate double,
-    median_days_to_start double
+#: What a page shows when one of its queries or components failed.
+EVIDENCE_ERROR = re.compile(
+    r"(Binder|Catalog|Parser|Conversion|Invalid Input|Out of Range|Not implemented|Internal|IO)"
+    r" Error|Error in Query|Query Error|is not defined|Cannot read properties"
+)
+
+METHODS_TEXT = """# Methods
+
+Marker sentence for the test: rates on {denominators} < 10 are suppressed.
+
+```sql would_run_as_a_query
+select 1
+```
 """
 
 
-def _read_seed(name: str) -> list[dict[str, str]]:
-    with (SEEDS / name).open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
-def _month_start(first_month: str, offset: int) -> dt.date:
-    year, month = (int(part) for part in first_month.split("-"))
-    index = year * 12 + (month - 1) + offset
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def _month_end(start: dt.date) -> dt.date:
-    following = _month_start(start.strftime("%Y-%m"), 1)
-    return following - dt.timedelta(days=1)
-
-
-def _financial_year(start: dt.date) -> int:
-    return start.year if start.month >= 4 else start.year - 1
-
-
-def _periods_of(month: dt.date) -> list[tuple[str, str, dt.date, dt.date]]:
-    """The MONTH, QUARTER and YEAR periods (METRICS.md labels) that contain a month."""
-    fy = _financial_year(month)
-    fy_label = f"{fy}-{(fy + 1) % 100:02d}"
-    quarter = ((month.month - 4) % 12) // 3 + 1
-    q_start = _month_start(f"{fy}-04", 3 * (quarter - 1))
-    q_end = _month_end(_month_start(f"{fy}-04", 3 * quarter - 1))
-    return [
-        ("MONTH", month.strftime("%Y-%m"), month, _month_end(month)),
-        ("QUARTER", f"{fy_label} Q{quarter}", q_start, q_end),
-        ("YEAR", fy_label, dt.date(fy, 4, 1), dt.date(fy + 1, 3, 31)),
-    ]
-
-
-def write_fixture_warehouse(
-    path: Path,
-    first_month: str = "2024-08",
-    n_months: int = 14,
-    seed: int = 1,
-    with_measures: bool = True,
-) -> None:
-    """Write a warehouse holding the marts the report reads, with plausible, seeded figures.
-
-    LDUs and interventions come from the project's seeds. Monthly counts are drawn at random;
-    quarters and years are their sums, and rates come from the sums, as METRICS.md defines them.
-    `with_measures=False` leaves out `marts.ldu_intervention_measures`, to make a build fail.
-    """
-    rng = random.Random(seed)
-    ldus = _read_seed("ldus.csv")
-    interventions = _read_seed("interventions.csv")
-    months = [_month_start(first_month, i) for i in range(n_months)]
-    reporting_month_end = _month_end(months[-1])
-
-    totals: dict[tuple[str, str, str, str], dict[str, float]] = {}
-    spans: dict[tuple[str, str], tuple[dt.date, dt.date]] = {}
-    size = {ldu["ldu_code"]: rng.uniform(0.5, 1.6) for ldu in ldus}
-    volume = {i["intervention_code"]: rng.uniform(2.0, 14.0) for i in interventions}
-    for month in months:
-        for ldu in ldus:
-            for intervention in interventions:
-                base = size[ldu["ldu_code"]] * volume[intervention["intervention_code"]]
-                referrals = max(0, round(rng.gauss(base, base**0.5)))
-                starts = max(0, round(referrals * rng.uniform(0.55, 0.85)))
-                endings = max(0, round(starts * rng.uniform(0.7, 1.1)))
-                completions = round(endings * rng.uniform(0.45, 0.8))
-                drawn = {
-                    "eligible_caseload": round(base * rng.uniform(9, 12)),
-                    "referrals": referrals,
-                    "starts": starts,
-                    "completions": completions,
-                    "non_completions": endings - completions,
-                    "timely_starts": round(starts * rng.uniform(0.6, 0.95)),
-                    "days_x_starts": starts * rng.uniform(20, 70),
-                }
-                for period_type, period, start, end in _periods_of(month):
-                    spans[(period_type, period)] = (start, end)
-                    key = (period_type, period, ldu["ldu_code"], intervention["intervention_code"])
-                    acc = totals.setdefault(key, dict.fromkeys(drawn, 0.0) | {"caseload_max": 0})
-                    for name, value in drawn.items():
-                        acc[name] += value
-                    acc["caseload_max"] = max(acc["caseload_max"], drawn["eligible_caseload"])
-
-    def ratio(numerator: float, denominator: float, scale: float = 1.0) -> float | None:
-        return scale * numerator / denominator if denominator else None
-
-    measure_rows = []
-    for (period_type, period, ldu_code, intervention_code), acc in totals.items():
-        start, end = spans[(period_type, period)]
-        caseload = round(acc["caseload_max"] * (1.0 if period_type == "MONTH" else 1.4))
-        endings = acc["completions"] + acc["non_completions"]
-        measure_rows.append(
-            (
-                period_type,
-                period,
-                start,
-                end,
-                end > reporting_month_end,
-                ldu_code,
-                intervention_code,
-                caseload,
-                int(acc["referrals"]),
-                ratio(acc["referrals"], caseload, 100.0),
-                int(acc["starts"]),
-                int(acc["completions"]),
-                int(acc["non_completions"]),
-                ratio(acc["completions"], endings),
-                int(acc["timely_starts"]),
-                ratio(acc["timely_starts"], acc["starts"]),
-                ratio(acc["days_x_starts"], acc["starts"]),
-            )
-        )
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    with duckdb.connect(str(path)) as con:
-        con.execute("create schema marts")
-        con.execute("create table marts.ldus (ldu_code varchar, ldu_name varchar, region varchar)")
-        con.executemany(
-            "insert into marts.ldus values (?, ?, ?)",
-            [(r["ldu_code"], r["ldu_name"], r["region"]) for r in ldus],
-        )
-        con.execute(
-            "create table marts.interventions (intervention_code varchar,"
-            " intervention_name varchar, intervention_type varchar, max_days_to_start integer)"
-        )
-        con.executemany(
-            "insert into marts.interventions values (?, ?, ?, ?)",
-            [
-                (
-                    r["intervention_code"],
-                    r["intervention_name"],
-                    r["intervention_type"],
-                    int(r["max_days_to_start"]),
-                )
-                for r in interventions
-            ],
-        )
-        con.execute(
-            "create table marts.periods (period_type varchar, period varchar,"
-            " period_start date, period_end date, is_partial boolean)"
-        )
-        con.executemany(
-            "insert into marts.periods values (?, ?, ?, ?, ?)",
-            [(t, p, s, e, e > reporting_month_end) for (t, p), (s, e) in spans.items()],
-        )
-        if with_measures:
-            con.execute(f"create table marts.ldu_intervention_measures ({MEASURE_COLUMNS})")
-            con.executemany(
-                f"insert into marts.ldu_intervention_measures values ({', '.join('?' * 17)})",
-                measure_rows,
-            )
-        con.execute("checkpoint")
-
-
 @dataclass(frozen=True)
-class ExpectedFigures:
-    """Figures read back from the fixture warehouse, which the built report must show."""
+class Built:
+    """The session's one build: where things are, and the warehouse it came from."""
 
-    reporting_month: str
-    division_referrals_latest_month: int
-    financial_year: str
-    ldu_name: str
-    ldu_referrals_ytd: int
-    division_ytd: tuple[int, int, int, float]
+    out_dir: Path
+    warehouse: Path
+    project: Path
+    methods: Path
+    result: ReportResult
 
+    @property
+    def site(self) -> Path:
+        return self.out_dir / "site"
 
-def read_expected_figures(warehouse: Path) -> ExpectedFigures:
-    """Compute, straight from the warehouse, the figures the index page should show."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        month, referrals = con.execute(
-            """
-            select period, sum(referrals)
-            from marts.ldu_intervention_measures
-            where period_type = 'MONTH'
-            group by period, period_start
-            order by period_start desc
-            limit 1
-            """
-        ).fetchone()
-        year_to_date = """
-            select m.*, l.ldu_name
-            from marts.ldu_intervention_measures as m
-            inner join marts.ldus as l on m.ldu_code = l.ldu_code
-            where m.period_type = 'YEAR'
-                and m.period_start = (
-                    select max(period_start) from marts.ldu_intervention_measures
-                    where period_type = 'YEAR'
-                )
-        """
-        year, ldu_name, ldu_referrals = con.execute(
-            f"""
-            select period, ldu_name, sum(referrals) as referrals
-            from ({year_to_date})
-            group by period, ldu_name
-            order by referrals desc
-            limit 1
-            """
-        ).fetchone()
-        division = con.execute(
-            f"""
-            select sum(referrals), sum(starts), sum(completions),
-                sum(completions) / sum(completions + non_completions)
-            from ({year_to_date})
-            """
-        ).fetchone()
-    return ExpectedFigures(
-        reporting_month=month,
-        division_referrals_latest_month=int(referrals),
-        financial_year=year,
-        ldu_name=ldu_name,
-        ldu_referrals_ytd=int(ldu_referrals),
-        division_ytd=(int(division[0]), int(division[1]), int(division[2]), float(division[3])),
-    )
-
-
-def _text_of(html: str) -> str:
-    text = re.sub(r"<script.*?</script>|<style.*?</style>", " ", html, flags=re.S)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text)).replace("&amp;", "&")
-
-
-def _visible_text(site: Path, page: str = "") -> str:
-    """The page as a reader sees it once its data has loaded (headless Chromium's DOM).
-
-    Evidence prerenders the page's text but draws tables and charts in the browser from the
-    data files it ships, so only the rendered DOM proves that a figure reached the reader.
-    """
-    with serve_directory(site) as base_url:
-        dom = subprocess.run(
-            chromium_command(find_chromium(), site.parent / "chromium-profile")
-            + ["--dump-dom", f"{base_url}/{page}"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        ).stdout
-    shutil.rmtree(site.parent / "chromium-profile", ignore_errors=True)
-    return _text_of(dom)
-
-
-def _leftovers(out_dir: Path) -> list[str]:
-    return sorted(p.name for p in out_dir.iterdir() if p.name not in {"site", "report-build.log"})
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        with duckdb.connect(str(self.warehouse), read_only=True) as con:
+            return con.execute(sql, params or []).fetchall()
 
 
 def copy_project(target: Path) -> Path:
@@ -310,76 +81,405 @@ def copy_project(target: Path) -> Path:
     if not (REPORTS / "node_modules").is_dir():
         pytest.fail("npm packages missing in reports/node_modules: run `make install`")
     ignore = shutil.ignore_patterns(
-        "node_modules", ".evidence", "build", "*.duckdb*", ".build.lock"
+        "node_modules", ".evidence", "build", "*.duckdb*", ".build.lock", "methods.md",
+        "prerender-entries.json",
     )
     shutil.copytree(REPORTS, target, ignore=ignore)
     (target / "node_modules").symlink_to(REPORTS / "node_modules")
     return target
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return copy_project(tmp_path_factory.mktemp("project") / "reports")
-
-
-@pytest.fixture(scope="module")
-def built(
-    tmp_path_factory: pytest.TempPathFactory, project: Path
-) -> Iterator[tuple[Path, ExpectedFigures]]:
-    """One real build from a small fixture warehouse, shared by the tests of this module.
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """One real build (site and PDF) from the fixture warehouse, for the whole session.
 
     A writer keeps the warehouse open during the build, as the pipeline may: the report must
-    read its own copy, because DuckDB refuses even a read-only open while a writer holds the file.
+    read its own copy, because DuckDB refuses even a read-only open while a writer holds it.
     """
     root = tmp_path_factory.mktemp("report")
     warehouse = root / "warehouse.duckdb"
     write_fixture_warehouse(warehouse, first_month="2024-08", n_months=14, seed=11)
-    expected = read_expected_figures(warehouse)
+    methods = root / "methods.md"
+    methods.write_text(METHODS_TEXT, encoding="utf-8")
+    project = copy_project(root / "project" / "reports")
     out_dir = root / "out"
     with duckdb.connect(str(warehouse)):
-        result = build_report(warehouse, out_dir, project_dir=project, log=lambda line: None)
-    assert set(result.seconds) == {"copy", "sources", "build", "install"}
-    yield out_dir, expected
+        result = build_report(
+            warehouse, out_dir, project_dir=project, methods_file=methods, log=lambda line: None
+        )
+    return Built(
+        out_dir=out_dir, warehouse=warehouse, project=project, methods=methods, result=result
+    )
 
 
-def test_build_publishes_a_whole_site(built: tuple[Path, ExpectedFigures]):
-    out_dir, _ = built
-    assert (out_dir / "site" / "index.html").is_file()
-    assert _leftovers(out_dir) == []
+def _visible_text(html: str) -> str:
+    text = re.sub(r"<script.*?</script>|<style.*?</style>", " ", html, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text)
+    for entity, char in (("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">"), ("&nbsp;", " ")):
+        text = text.replace(entity, char)
+    return re.sub(r"\s+", " ", text)
 
 
-def test_index_page_shows_the_warehouse_figures(built: tuple[Path, ExpectedFigures]):
-    out_dir, expected = built
-    text = _visible_text(out_dir / "site")
+@pytest.fixture(scope="session")
+def dom(built: Built) -> dict[str, str]:
+    """The rendered DOM of the pages the checks read, rendered two at a time."""
+    routes = ["/", "/ldus/", f"/ldus/{PLANTED_LDU}/", f"/interventions/{PLANTED_INTERVENTION}/",
+              "/consistency/", "/performance/", "/data-quality/", "/diversity/", "/methods/"]
+    chromium = find_chromium()
+    with serve_directory(built.site) as base_url:
 
-    assert "Division overview" in text
-    month = dt.date.fromisoformat(expected.reporting_month + "-01").strftime("%B %Y")
+        def render(route: str) -> str:
+            profile = built.out_dir.parent / f"chromium-{route.strip('/').replace('/', '-')}"
+            try:
+                return subprocess.run(
+                    chromium_command(chromium, profile) + ["--dump-dom", base_url + route],
+                    capture_output=True, text=True, timeout=180, check=True,
+                ).stdout
+            finally:
+                shutil.rmtree(profile, ignore_errors=True)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return dict(zip(routes, pool.map(render, routes), strict=True))
+
+
+def _pdf_text(pdf: Path, first: int | None = None, last: int | None = None) -> str:
+    command = ["pdftotext", "-layout"]
+    if first:
+        command += ["-f", str(first), "-l", str(last or first)]
+    done = subprocess.run([*command, str(pdf), "-"], capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def _cell(html: str, table_attrs: dict[str, str], cell_pattern: str) -> str:
+    """The text of the cell matching `cell_pattern` in the table carrying `table_attrs`."""
+    for table in re.findall(r"<table\b.*?</table>", html, flags=re.S):
+        opening = table[: table.index(">")]
+        if all(f'{k}="{v}"' in opening for k, v in table_attrs.items()):
+            found = re.search(cell_pattern + r"[^>]*>([^<]*)<", table, flags=re.S)
+            assert found, f"no cell {cell_pattern} in the table {table_attrs}"
+            return found.group(1).strip()
+    raise AssertionError(f"no table with {table_attrs}")
+
+
+# ----------------------------------------------------------------------------- the site
+
+
+def test_the_site_has_every_page_and_one_folder_per_ldu(built: Built):
+    ldus = [code for (code,) in built.query("select ldu_code from marts.ldus")]
+    interventions = [c for (c,) in built.query("select intervention_code from marts.interventions")]
+    for code in ldus:
+        assert (built.site / "ldus" / code / "index.html").is_file(), code
+    for code in interventions:
+        assert (built.site / "interventions" / code / "index.html").is_file(), code
+    for page in ("performance", "consistency", "data-quality", "diversity", "methods"):
+        assert (built.site / page / "index.html").is_file(), page
+    leftovers = sorted(
+        p.name for p in built.out_dir.iterdir()
+        if p.name not in {"site", "report-build.log", built.result.pdf_path.name}
+    )
+    assert leftovers == []
+
+
+def test_every_page_renders_without_an_evidence_error(built: Built, dom: dict[str, str]):
+    for route, html in dom.items():
+        text = _visible_text(html)
+        assert "ICW monthly report" in text, route
+        assert not EVIDENCE_ERROR.search(text), (route, EVIDENCE_ERROR.search(text).group(0))
+    # Every page, templated ones included, as printed into the PDF.
+    pdf_text = _pdf_text(built.result.pdf_path)
+    assert not EVIDENCE_ERROR.search(pdf_text), EVIDENCE_ERROR.search(pdf_text).group(0)
+
+
+def test_division_overview_shows_the_warehouse_figures(built: Built, dom: dict[str, str]):
+    text = _visible_text(dom["/"])
+    [(month, referrals)] = built.query(
+        """
+        select strftime(p.period_start, '%B %Y'), sum(d.referrals)
+        from marts.division_intervention_measures d
+        join marts.periods p using (period_type, period)
+        where d.period_type = 'MONTH'
+        group by p.period_start order by p.period_start desc limit 1
+        """
+    )
+    [(as_at,)] = built.query(
+        "select strftime(max(as_at_date), '%-d %B %Y') from audit.loads where status = 'LOADED'"
+    )
     assert f"Reporting month: {month}" in text
-    assert f"the division made {expected.division_referrals_latest_month:,} referrals" in text
-    assert f"LDUs in {expected.financial_year} to date" in text
-    assert f"{expected.ldu_name} {expected.ldu_referrals_ytd:,} " in text
-    referrals, starts, completions, rate = expected.division_ytd
-    assert f"Division {referrals:,} {starts:,} {completions:,} {rate:.1%}" in text
+    assert f"Data as at {as_at}" in text
+    assert f"the division made {referrals:,} referrals" in text
+    # An LDU's row of the "Find an LDU" table: its year-to-date referrals, starts, completions.
+    [(name, ldu_referrals, starts, completions)] = built.query(
+        """
+        select l.ldu_name, sum(m.referrals), sum(m.starts), sum(m.completions)
+        from marts.ldu_intervention_measures m join marts.ldus l using (ldu_code)
+        where m.period_type = 'YEAR' and m.ldu_code = ?
+            and m.period = (select max(period) from marts.periods where period_type = 'YEAR')
+        group by l.ldu_name
+        """,
+        [PLANTED_LDU],
+    )
+    assert f"{name} {ldu_referrals:,} {starts:,} {completions:,} " in text
 
 
-def test_failed_build_raises_and_keeps_the_last_good_site(
-    built: tuple[Path, ExpectedFigures], project: Path, tmp_path: Path
-):
-    out_dir, _ = built
-    index = out_dir / "site" / "index.html"
+def test_an_ldu_is_two_clicks_from_the_front_page(built: Built, dom: dict[str, str]):
+    for code, _ in built.query("select ldu_code, ldu_name from marts.ldus"):
+        assert f'href="/ldus/{code}/"' in dom["/"], code
+    assert f'href="/ldus/{PLANTED_LDU}/"' in dom["/ldus/"]
+
+
+def test_ldu_scorecard_shows_its_position_and_its_findings(built: Built, dom: dict[str, str]):
+    text = _visible_text(dom[f"/ldus/{PLANTED_LDU}/"])
+    [(name, referrals, division_referrals, rank, ldus)] = built.query(
+        """
+        with ytd as (
+            select ldu_code, sum(referrals) as referrals,
+                sum(completions) / nullif(sum(completions + non_completions), 0) as rate
+            from marts.ldu_intervention_measures
+            where period_type = 'YEAR'
+                and period = (select max(period) from marts.periods where period_type = 'YEAR')
+            group by ldu_code
+        ), ranked as (
+            select *, rank() over (order by rate desc) as rate_rank, count(*) over () as n,
+                sum(referrals) over () as division_referrals
+            from ytd
+        )
+        select l.ldu_name, r.referrals, r.division_referrals, r.rate_rank, r.n
+        from ranked r join marts.ldus l using (ldu_code) where r.ldu_code = ?
+        """,
+        [PLANTED_LDU],
+    )
+    assert re.search(rf"{re.escape(name)} \(\s*{PLANTED_LDU}\s*\)", text)
+    assert f"Referrals {referrals:,} {division_referrals:,}" in text
+    assert re.search(rf"Completion rate [\d.]+% [\d.]+% {rank} of {ldus}", text)
+    # The planted anomaly is among its findings, at ALARM.
+    [(intervention,)] = built.query(
+        "select intervention_name from marts.interventions where intervention_code = ?",
+        [PLANTED_INTERVENTION],
+    )
+    assert re.search(rf"ALARM [^A]*{re.escape(intervention)} Completion rate", text)
+
+
+def test_a_rag_cell_matches_performance_against_target(built: Built, dom: dict[str, str]):
+    [(rag, pct)] = built.query(
+        """
+        select rag, pct_of_target from marts.performance_against_target
+        where ldu_code = ? and intervention_code = ? and measure = 'COMPLETION_RATE'
+            and financial_year = (select max(period) from marts.periods where period_type = 'YEAR')
+        """,
+        [PLANTED_LDU, PLANTED_INTERVENTION],
+    )
+    shown = _cell(
+        dom["/performance/"],
+        {"data-measure": "COMPLETION_RATE"},
+        rf'<span[^>]*data-ldu="{PLANTED_LDU}" data-intervention="{PLANTED_INTERVENTION}"',
+    )
+    assert shown == f"{rag[0]} {math.floor(100 * pct + 0.5)}%"  # JavaScript's Math.round
+
+
+def test_consistency_lists_the_warehouse_findings(built: Built, dom: dict[str, str]):
+    text = _visible_text(dom["/consistency/"])
+    [(alarms, alerts)] = built.query(
+        """
+        with latest as (
+            select period_type, max(period_start) as period_start from marts.periods
+            where period_type in ('YEAR', 'QUARTER') group by period_type
+        )
+        select count(*) filter (where f.level = 'ALARM'), count(*) filter (where f.level = 'ALERT')
+        from marts.consistency_flags f
+        join marts.periods p using (period_type, period)
+        join latest l on p.period_type = l.period_type and p.period_start = l.period_start
+        """
+    )
+    assert alarms > 0
+    assert f"{alarms} findings at ALARM and {alerts} at ALERT" in text
+    [(name, value)] = built.query(
+        """
+        select l.ldu_name, f.value from marts.consistency_flags f join marts.ldus l using (ldu_code)
+        where f.period_type = 'YEAR' and f.ldu_code = ? and f.intervention_code = ?
+            and f.measure = 'COMPLETION_RATE'
+            and f.period = (select max(period) from marts.periods where period_type = 'YEAR')
+        """,
+        [PLANTED_LDU, PLANTED_INTERVENTION],
+    )
+    assert f"ALARM {name} ({PLANTED_LDU})" in text
+    assert f"{100 * value:.1f}% against the division's" in text
+    # One funnel plot per intervention and measure, drawn as SVG.
+    [(funnels,)] = built.query(
+        "select count(distinct (intervention_code, measure)) from reporting.funnel_limits "
+        "where period_type = 'YEAR' "
+        "and period = (select max(period) from marts.periods where period_type = 'YEAR')"
+    )
+    assert dom["/consistency/"].count("<svg") >= funnels
+
+
+def test_diversity_shows_controlled_figures_only(built: Built, dom: dict[str, str]):
+    html = dom["/diversity/"]
+    year = "(select max(period) from marts.division_diversity_measures)"
+    # A count of 1 to 4 in the marts is shown as [c].
+    [(intervention, dimension, group, _)] = built.query(
+        f"""
+        select intervention_code, dimension, group_value, referrals
+        from marts.division_diversity_measures
+        where period = {year} and referrals between 1 and 4
+        order by dimension, intervention_code, group_value limit 1
+        """
+    )
+    table = {"data-dimension": dimension, "data-measure": "REFERRALS", "data-shown": "count"}
+    cell = rf'<td[^>]*data-row="{intervention}" data-column="{group}"'
+    assert _cell(html, table, cell) == "[c]"
+    # A cell whose row and column hold no count of 1 to 4 cannot be suppressed: exact figure.
+    [(intervention, dimension, group, referrals)] = built.query(
+        f"""
+        with m as (select * from marts.division_diversity_measures where period = {year}),
+        small_rows as (
+            select distinct dimension, intervention_code from m where referrals between 1 and 4
+        ),
+        small_columns as (
+            select distinct dimension, group_value from m where referrals between 1 and 4
+        )
+        select intervention_code, dimension, group_value, referrals from m
+        where (dimension, intervention_code) not in (select * from small_rows)
+            and (dimension, group_value) not in (select * from small_columns)
+            and referrals >= 1000
+        order by dimension, intervention_code, group_value limit 1
+        """
+    )
+    table = {"data-dimension": dimension, "data-measure": "REFERRALS", "data-shown": "count"}
+    cell = rf'<td[^>]*data-row="{intervention}" data-column="{group}"'
+    assert _cell(html, table, cell) == f"{referrals:,}"
+    # No figure the control withholds reaches the page.
+    text = _visible_text(html)
+    assert "[c]" in text
+    shown = re.findall(r"<td[^>]*data-row[^>]*>([^<]*)</td>", html)
+    counts = [int(v.replace(",", "")) for v in shown if v.replace(",", "").isdigit()]
+    assert counts and not any(1 <= count <= 4 for count in counts)
+
+
+def test_data_quality_shows_rejections_and_recording_checks(built: Built, dom: dict[str, str]):
+    html = dom["/data-quality/"]
+    text = _visible_text(html)
+    [(file_name, message)] = built.query(
+        "select file_name, message from audit.loads where status = 'REJECTED'"
+    )
+    assert file_name in text and message in text
+    [(ldu, period, records)] = built.query(
+        """
+        select ldu_code, period, sum(record_count) from marts.data_quality_issues
+        where ldu_code = ? group by ldu_code, period order by period desc limit 1
+        """,
+        [PLANTED_LDU],
+    )
+    assert re.search(
+        rf'<td[^>]*data-ldu="{ldu}" data-month="{period}"[^>]*>{records}</td>', html
+    ), (ldu, period, records)
+
+
+def test_intervention_page_puts_the_ldus_side_by_side(built: Built, dom: dict[str, str]):
+    text = _visible_text(dom[f"/interventions/{PLANTED_INTERVENTION}/"])
+    rows = built.query(
+        """
+        select l.ldu_name, m.referrals, m.starts, m.completions
+        from marts.ldu_intervention_measures m join marts.ldus l using (ldu_code)
+        where m.period_type = 'YEAR' and m.intervention_code = ?
+            and m.period = (select max(period) from marts.periods where period_type = 'YEAR')
+        """,
+        [PLANTED_INTERVENTION],
+    )
+    assert len(rows) == 16
+    for name, referrals, starts, completions in rows:
+        assert re.search(rf"{re.escape(name)} {referrals:,} [\d.]+% {starts:,} {completions:,} ",
+                         text), name
+
+
+def test_methods_page_is_generated_from_the_methods_file(dom: dict[str, str]):
+    text = _visible_text(dom["/methods/"])
+    assert "Marker sentence for the test: rates on {denominators} < 10 are suppressed." in text
+    assert "select 1" in text  # shown as code, not run as a query
+
+
+# ----------------------------------------------------------------------------- the PDF
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) missing")
+def test_pdf_has_a_cover_and_every_section(built: Built):
+    from pypdf import PdfReader
+
+    pdf = built.result.pdf_path
+    [(month_label, month_title)] = built.query(
+        "select strftime(max(period_start), '%Y-%m'), strftime(max(period_start), '%B %Y') "
+        "from marts.periods where period_type = 'MONTH'"
+    )
+    [(as_at,)] = built.query(
+        "select strftime(max(as_at_date), '%-d %B %Y') from audit.loads where status = 'LOADED'"
+    )
+    assert pdf == built.out_dir / f"icw-report-{month_label}.pdf"
+    reader = PdfReader(str(pdf))
+    assert len(reader.pages) == built.result.pdf_pages
+
+    cover = " ".join(_pdf_text(pdf, 1).split())
+    assert f"Reporting month: {month_title}" in cover
+    assert f"Data as at {as_at}" in cover
+    starts = {}
+    for title in ("Division overview", "Performance against target", "Consistency",
+                  "LDU scorecards", "Interventions", "Data quality", "Diversity", "Methods"):
+        found = re.search(rf"{title} (\d+)", cover)
+        assert found, title
+        starts[title] = int(found.group(1))
+    assert list(starts.values()) == sorted(starts.values())
+    # Each section starts on the page the contents give, with its own heading.
+    headings = {"LDU scorecards": "Position in the division", "Interventions": "A start is timely"}
+    for title, page in starts.items():
+        first = " ".join(_pdf_text(pdf, page).split())
+        assert headings.get(title, title) in first, (title, page)
+    # Bookmarks mirror the contents, with one per LDU.
+    outline = [item.title for item in reader.outline if not isinstance(item, list)]
+    assert outline == ["Cover", *starts]
+    names = [name for (name,) in built.query("select ldu_name from marts.ldus")]
+    text = " ".join(_pdf_text(pdf).split())
+    for name in names:
+        assert f"{name} (" in text, name
+    assert "[c]" in text
+    assert "Marker sentence for the test" in text
+    # The funnel plots print as vector drawings, their axes and labels as text.
+    consistency = " ".join(
+        _pdf_text(pdf, starts["Consistency"], starts["LDU scorecards"] - 1).split()
+    )
+    assert consistency.count("Expected referrals") >= 5
+    assert consistency.count(PLANTED_LDU) >= 3  # two findings, and the label on its point
+
+
+# ----------------------------------------------------------------------------- failures
+
+
+def test_failed_build_raises_and_keeps_the_last_good_site_and_pdf(built: Built, tmp_path: Path):
+    index = built.site / "index.html"
     before = index.read_bytes()
+    pdf_before = built.result.pdf_path.read_bytes()
     broken = tmp_path / "broken.duckdb"
-    write_fixture_warehouse(broken, with_measures=False)
+    write_fixture_warehouse(broken, with_measures=False, with_reporting=False)
 
     with pytest.raises(ReportBuildError) as raised:
-        build_report(broken, out_dir, project_dir=project, log=lambda line: None)
+        build_report(broken, built.out_dir, project_dir=built.project,
+                     methods_file=built.methods, log=lambda line: None)
 
     message = str(raised.value)
     assert "\n" not in message
     assert message.startswith("npm run sources")
     assert "ldu_intervention_measures" in message
     assert index.read_bytes() == before
-    assert _leftovers(out_dir) == []
+    assert built.result.pdf_path.read_bytes() == pdf_before
+    assert sorted(p.name for p in built.out_dir.iterdir()) == sorted(
+        ["site", "report-build.log", built.result.pdf_path.name]
+    )
+
+
+def test_a_missing_methods_file_fails_before_building(tmp_path: Path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse.write_bytes(b"")
+    with pytest.raises(ReportBuildError, match=r"no_methods\.md is missing: the Methods page"):
+        build_report(warehouse, tmp_path / "out", methods_file=tmp_path / "no_methods.md",
+                     log=lambda line: None)
+    assert not (tmp_path / "out").exists()
 
 
 def test_missing_warehouse_names_the_file(tmp_path: Path):
@@ -404,24 +504,9 @@ def test_missing_npm_packages_say_run_make_install(tmp_path: Path):
     project.mkdir()
     (project / "package.json").write_text("{}")
     warehouse = tmp_path / "warehouse.duckdb"
-    write_fixture_warehouse(warehouse, n_months=1)
+    warehouse.write_bytes(b"")
+    methods = tmp_path / "methods.md"
+    methods.write_text("# Methods\n")
     with pytest.raises(ReportBuildError, match=r"run `make install` \(npm packages missing"):
-        build_report(warehouse, tmp_path / "out", project_dir=project, log=lambda line: None)
-
-
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) missing")
-def test_pdf_holds_the_warehouse_figures(built: tuple[Path, ExpectedFigures], tmp_path: Path):
-    """The PDF's text, read back with poppler, carries figures from the warehouse.
-
-    pypdf's text extraction drops some of Inter's tabular digits, so poppler reads it back.
-    """
-    out_dir, expected = built
-    pdf = render_pdf(out_dir / "site", tmp_path / "report.pdf", pages=["/"])
-    text = " ".join(
-        subprocess.run(
-            ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
-        ).stdout.split()
-    )
-    assert f"the division made {expected.division_referrals_latest_month:,} referrals" in text
-    referrals, starts, completions, rate = expected.division_ytd
-    assert f"Division {referrals:,} {starts:,} {completions:,} {rate:.1%}" in text
+        build_report(warehouse, tmp_path / "out", project_dir=project, methods_file=methods,
+                     log=lambda line: None)

@@ -1,29 +1,44 @@
-"""The refresh job, its monthly schedule and the landing-folder sensor."""
+"""The refresh job, the monthly report job and its schedule, and the landing-folder sensor."""
 
 
 import hashlib
 
 import dagster as dg
 
+from orchestration.defs.reporting.assets import DELIVERY_KEY
 from orchestration.lib.ingest import landed_files
 from orchestration.lib.settings import Settings
 
 refresh_job = dg.define_asset_job(
     name="refresh",
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(DELIVERY_KEY),
     description="Load landed extracts, build and test the marts, publish them, build the report.",
     # One process for the whole run: the writer's lock is held from first asset to last, and
     # each step avoids the cost of starting a subprocess.
     executor_def=dg.in_process_executor,
 )
 
+monthly_report_job = dg.define_asset_job(
+    name="monthly_report",
+    selection=dg.AssetSelection.all(),
+    description=(
+        "The monthly run: the whole refresh, then the report and its PDF pack, then the PDF "
+        "emailed to ICW_REPORT_RECIPIENTS (when email is configured)."
+    ),
+    executor_def=dg.in_process_executor,
+)
+
 monthly_refresh_schedule = dg.ScheduleDefinition(
     name="monthly_refresh",
-    job=refresh_job,
+    job=monthly_report_job,
     # Month-end extracts land in the first days of the month; the report is read from the 6th.
     cron_schedule="0 7 6 * *",
     execution_timezone="Europe/London",
-    description="07:00 on the 6th of each month (Europe/London): refresh and build the report.",
+    description=(
+        "07:00 on the 6th of each month (Europe/London): refresh, build the report and its PDF, "
+        "and email the PDF. Only this schedule emails; refreshes started by new files or by "
+        "`icw refresh` do not."
+    ),
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 

@@ -1,5 +1,6 @@
 select
     intervention_code,
     intervention_name,
-    intervention_type
+    intervention_type,
+    max_days_to_start
 from marts.interventions

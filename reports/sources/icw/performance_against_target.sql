@@ -1,0 +1,12 @@
+-- One row per financial year, LDU, intervention and measure, with its RAG status (METRICS.md).
+select
+    financial_year,
+    ldu_code,
+    intervention_code,
+    measure,
+    actual,
+    target,
+    target_to_date,
+    pct_of_target,
+    rag
+from marts.performance_against_target

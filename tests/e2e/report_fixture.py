@@ -1,0 +1,559 @@
+"""A small warehouse in the published shape of everything the report reads, with known figures.
+
+The report's tests build against this instead of a full pipeline run: the marts of METRICS.md
+(exact columns), `audit`, and the report's own views in `reporting`. Counts are drawn at random
+from a seed; quarters and years are their sums and rates come from the sums, as METRICS.md
+defines them. What cannot be faked is not: the consistency flags and funnel limits come from
+`orchestration.lib.stats` (the functions the marts use), and `reporting.diversity_table_cells`
+(disclosure control) is built by the real dbt model from the fixture's diversity measures.
+The tables are written to the build schemas and published by `publish_marts`, as a refresh does.
+
+One anomaly is planted so the consistency page has something to show: PLANTED_LDU completes
+PLANTED_INTERVENTION far less often than the division.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import random
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from orchestration.lib import stats
+from orchestration.lib.publish import publish_marts
+from orchestration.lib.warehouse import ensure_schema
+
+REPO = Path(__file__).resolve().parents[2]
+SEEDS = REPO / "seeds"
+DBT_PROJECT = REPO / "dbt_project"
+
+PLANTED_LDU = "WM03"
+PLANTED_INTERVENTION = "TSP"
+
+MEASURE_COLUMNS = """
+    period_type varchar not null,
+    period varchar not null,
+    period_start date not null,
+    period_end date not null,
+    is_partial boolean not null,
+    ldu_code varchar not null,
+    intervention_code varchar not null,
+    eligible_caseload integer not null,
+    referrals integer not null,
+    referral_rate double,
+    starts integer not null,
+    completions integer not null,
+    non_completions integer not null,
+    completion_rate double,
+    timely_starts integer not null,
+    timely_start_rate double,
+    median_days_to_start double
+"""
+
+DIVISION_COLUMNS = """
+    period_type varchar not null,
+    period varchar not null,
+    period_start date not null,
+    period_end date not null,
+    is_partial boolean not null,
+    intervention_code varchar not null,
+    eligible_caseload integer not null,
+    referrals integer not null,
+    referral_rate double,
+    starts integer not null,
+    completions integer not null,
+    non_completions integer not null,
+    completion_rate double,
+    timely_starts integer not null,
+    timely_start_rate double,
+    median_days_to_start double
+"""
+
+DIVERSITY_COLUMNS = """
+    period_type varchar not null,
+    period varchar not null,
+    intervention_code varchar not null,
+    dimension varchar not null,
+    group_value varchar not null,
+    eligible_caseload integer not null,
+    referrals integer not null,
+    referral_rate double,
+    completions integer not null,
+    non_completions integer not null,
+    completion_rate double
+"""
+
+TARGET_COLUMNS = """
+    financial_year varchar not null,
+    ldu_code varchar not null,
+    intervention_code varchar not null,
+    measure varchar not null,
+    actual double,
+    target double,
+    target_to_date double,
+    pct_of_target double,
+    rag varchar not null
+"""
+
+#: Each dimension's groups (EXTRACTS.md, plus UNKNOWN) and their share of people. OTHER and
+#: NOT_KNOWN are rare on purpose: their cells are small, so disclosure control has work to do.
+GROUP_SHARES = {
+    "GENDER": {"MALE": 0.83, "FEMALE": 0.13, "OTHER": 0.004, "NOT_KNOWN": 0.012, "UNKNOWN": 0.024},
+    "ETHNICITY_GROUP": {
+        "ASIAN": 0.08,
+        "BLACK": 0.07,
+        "MIXED": 0.03,
+        "WHITE": 0.76,
+        "OTHER": 0.012,
+        "NOT_STATED": 0.03,
+        "UNKNOWN": 0.018,
+    },
+    "AGE_BAND": {
+        "UNDER_18": 0.004,
+        "18-24": 0.2,
+        "25-34": 0.36,
+        "35-49": 0.32,
+        "50+": 0.1,
+        "UNKNOWN": 0.016,
+    },
+}
+
+DATA_QUALITY_CHECKS = (
+    "ORPHAN_COMPLETION",
+    "INTERVENTION_MISMATCH",
+    "STALE_STATUS",
+    "START_BEFORE_REFERRAL",
+    "SESSIONS_OVER_REQUIRED",
+    "INELIGIBLE_REFERRAL",
+    "OUTSIDE_VALIDITY",
+    "MISSING_REASON",
+    "NOT_ON_CASELOAD",
+)
+
+
+def read_seed(name: str) -> list[dict[str, str]]:
+    """Rows of one of the project's seed files."""
+    with (SEEDS / name).open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def month_start(first_month: str, offset: int) -> dt.date:
+    """The first day of the month `offset` months after `first_month` (YYYY-MM)."""
+    year, month = (int(part) for part in first_month.split("-"))
+    index = year * 12 + (month - 1) + offset
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def month_end(start: dt.date) -> dt.date:
+    """The last day of the month that starts on `start`."""
+    return month_start(start.strftime("%Y-%m"), 1) - dt.timedelta(days=1)
+
+
+def financial_year_of(day: dt.date) -> int:
+    """The calendar year in which the financial year holding `day` starts."""
+    return day.year if day.month >= 4 else day.year - 1
+
+
+def periods_of(month: dt.date) -> list[tuple[str, str, dt.date, dt.date]]:
+    """The MONTH, QUARTER and YEAR periods (METRICS.md labels) that contain a month."""
+    fy = financial_year_of(month)
+    fy_label = f"{fy}-{(fy + 1) % 100:02d}"
+    quarter = ((month.month - 4) % 12) // 3 + 1
+    q_start = month_start(f"{fy}-04", 3 * (quarter - 1))
+    q_end = month_end(month_start(f"{fy}-04", 3 * quarter - 1))
+    return [
+        ("MONTH", month.strftime("%Y-%m"), month, month_end(month)),
+        ("QUARTER", f"{fy_label} Q{quarter}", q_start, q_end),
+        ("YEAR", fy_label, dt.date(fy, 4, 1), dt.date(fy + 1, 3, 31)),
+    ]
+
+
+def _ratio(numerator: float, denominator: float, scale: float = 1.0) -> float | None:
+    return scale * numerator / denominator if denominator else None
+
+
+def _split(rng: random.Random, total: int, shares: dict[str, float]) -> dict[str, int]:
+    """Share `total` people or events among groups at random (a multinomial draw)."""
+    counts = dict.fromkeys(shares, 0)
+    for group in rng.choices(list(shares), weights=list(shares.values()), k=int(total)):
+        counts[group] += 1
+    return counts
+
+
+def _rag(measure: str, actual: float | None, target: float | None, to_date: float | None) -> str:
+    """The first rule of METRICS.md (performance_against_target) that applies."""
+    if target is None:
+        return "NO_TARGET"
+    if actual is None:
+        return "NO_DATA"
+    if actual >= to_date - 1e-9:
+        return "GREEN"
+    is_rate = measure in ("COMPLETION_RATE", "TIMELY_START_RATE")
+    amber_floor = target - 0.05 if is_rate else 0.9 * to_date
+    return "AMBER" if actual >= amber_floor - 1e-9 else "RED"
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """The fixture's figures before they are written, kept for the tables derived from them."""
+
+    months: list[dt.date]
+    spans: dict[tuple[str, str], tuple[dt.date, dt.date]]
+    measures: pd.DataFrame
+
+
+def _draw_measures(first_month: str, n_months: int, rng: random.Random) -> Drawn:
+    ldus = read_seed("ldus.csv")
+    interventions = read_seed("interventions.csv")
+    months = [month_start(first_month, i) for i in range(n_months)]
+    reporting_month_end = month_end(months[-1])
+
+    totals: dict[tuple[str, str, str, str], dict[str, float]] = {}
+    spans: dict[tuple[str, str], tuple[dt.date, dt.date]] = {}
+    size = {ldu["ldu_code"]: rng.uniform(0.5, 1.6) for ldu in ldus}
+    volume = {i["intervention_code"]: rng.uniform(2.0, 14.0) for i in interventions}
+    for month in months:
+        for ldu in ldus:
+            for intervention in interventions:
+                code = intervention["intervention_code"]
+                base = size[ldu["ldu_code"]] * volume[code]
+                referrals = max(0, round(rng.gauss(base, base**0.5)))
+                starts = max(0, round(referrals * rng.uniform(0.55, 0.85)))
+                endings = max(0, round(starts * rng.uniform(0.7, 1.1)))
+                planted = ldu["ldu_code"] == PLANTED_LDU and code == PLANTED_INTERVENTION
+                completion_share = rng.uniform(0.15, 0.3) if planted else rng.uniform(0.5, 0.75)
+                completions = round(endings * completion_share)
+                drawn = {
+                    "eligible_caseload": round(base * rng.uniform(9, 12)),
+                    "referrals": referrals,
+                    "starts": starts,
+                    "completions": completions,
+                    "non_completions": endings - completions,
+                    "timely_starts": round(starts * rng.uniform(0.6, 0.95)),
+                    "days_x_starts": starts * rng.uniform(20, 70),
+                }
+                for period_type, period, start, end in periods_of(month):
+                    spans[(period_type, period)] = (start, end)
+                    key = (period_type, period, ldu["ldu_code"], code)
+                    acc = totals.setdefault(key, dict.fromkeys(drawn, 0.0) | {"caseload_max": 0})
+                    for name, value in drawn.items():
+                        acc[name] += value
+                    acc["caseload_max"] = max(acc["caseload_max"], drawn["eligible_caseload"])
+
+    rows = []
+    for (period_type, period, ldu_code, intervention_code), acc in totals.items():
+        start, end = spans[(period_type, period)]
+        caseload = round(acc["caseload_max"] * (1.0 if period_type == "MONTH" else 1.4))
+        endings = acc["completions"] + acc["non_completions"]
+        rows.append(
+            {
+                "period_type": period_type,
+                "period": period,
+                "period_start": start,
+                "period_end": end,
+                "is_partial": end > reporting_month_end,
+                "ldu_code": ldu_code,
+                "intervention_code": intervention_code,
+                "eligible_caseload": caseload,
+                "referrals": int(acc["referrals"]),
+                "referral_rate": _ratio(acc["referrals"], caseload, 100.0),
+                "starts": int(acc["starts"]),
+                "completions": int(acc["completions"]),
+                "non_completions": int(acc["non_completions"]),
+                "completion_rate": _ratio(acc["completions"], endings),
+                "timely_starts": int(acc["timely_starts"]),
+                "timely_start_rate": _ratio(acc["timely_starts"], acc["starts"]),
+                "median_days_to_start": _ratio(acc["days_x_starts"], acc["starts"]),
+            }
+        )
+    return Drawn(months=months, spans=spans, measures=pd.DataFrame(rows))
+
+
+def _division(measures: pd.DataFrame) -> pd.DataFrame:
+    keys = [
+        "period_type", "period", "period_start", "period_end", "is_partial", "intervention_code"
+    ]
+    counts = ["eligible_caseload", "referrals", "starts", "completions", "non_completions",
+              "timely_starts"]
+    frame = measures.assign(days=measures["median_days_to_start"].fillna(0) * measures["starts"])
+    division = frame.groupby(keys, as_index=False)[[*counts, "days"]].sum()
+    # A person in two LDUs counts once in the division's eligible caseload.
+    division["eligible_caseload"] = (division["eligible_caseload"] * 0.97).round().astype(int)
+    endings = division["completions"] + division["non_completions"]
+    division["referral_rate"] = 100 * division["referrals"] / division["eligible_caseload"]
+    division["completion_rate"] = division["completions"] / endings.where(endings > 0)
+    division["timely_start_rate"] = division["timely_starts"] / division["starts"].where(
+        division["starts"] > 0
+    )
+    division["median_days_to_start"] = division["days"] / division["starts"].where(
+        division["starts"] > 0
+    )
+    return division[[*keys, "eligible_caseload", "referrals", "referral_rate", "starts",
+                     "completions", "non_completions", "completion_rate", "timely_starts",
+                     "timely_start_rate", "median_days_to_start"]]
+
+
+def _diversity(division: pd.DataFrame, rng: random.Random) -> pd.DataFrame:
+    rows = []
+    years = division[division["period_type"] == "YEAR"]
+    for year in years.itertuples():
+        completions_share = {}
+        for dimension, shares in GROUP_SHARES.items():
+            caseload = _split(rng, year.eligible_caseload, shares)
+            referrals = _split(rng, year.referrals, shares)
+            completions = _split(rng, year.completions, shares)
+            non_completions = _split(rng, year.non_completions, shares)
+            completions_share[dimension] = completions
+            for group in shares:
+                endings = completions[group] + non_completions[group]
+                rows.append(
+                    {
+                        "period_type": "YEAR",
+                        "period": year.period,
+                        "intervention_code": year.intervention_code,
+                        "dimension": dimension,
+                        "group_value": group,
+                        "eligible_caseload": caseload[group],
+                        "referrals": referrals[group],
+                        "referral_rate": _ratio(referrals[group], caseload[group], 100.0),
+                        "completions": completions[group],
+                        "non_completions": non_completions[group],
+                        "completion_rate": _ratio(completions[group], endings),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _targets(measures: pd.DataFrame, reporting_month: dt.date, rng: random.Random) -> pd.DataFrame:
+    rows = []
+    years = measures[measures["period_type"] == "YEAR"]
+    for row in years.itertuples():
+        start = row.period_start
+        finished = row.period_end <= month_end(reporting_month)
+        months_to_date = 12 if finished else (
+            (reporting_month.year - start.year) * 12 + reporting_month.month - start.month + 1
+        )
+        endings = row.completions + row.non_completions
+        actuals = {
+            "STARTS": float(row.starts),
+            "COMPLETIONS": float(row.completions),
+            "COMPLETION_RATE": row.completions / endings if endings else None,
+            "TIMELY_START_RATE": row.timely_starts / row.starts if row.starts else None,
+        }
+        # A few combinations have no target, so NO_TARGET shows up in the matrix.
+        no_target = row.ldu_code == "EM07" and row.intervention_code == "DID"
+        for measure, actual in actuals.items():
+            if no_target:
+                target = None
+            elif measure in ("STARTS", "COMPLETIONS"):
+                yearly = actual * 12 / months_to_date
+                target = float(max(1, round(yearly * rng.uniform(0.85, 1.25))))
+            else:
+                target = 0.6 if measure == "COMPLETION_RATE" else 0.8
+            to_date = None
+            if target is not None:
+                is_count = measure in ("STARTS", "COMPLETIONS")
+                to_date = target * months_to_date / 12 if is_count else target
+            pct = actual / to_date if actual is not None and to_date else None
+            rows.append(
+                {
+                    "financial_year": row.period,
+                    "ldu_code": row.ldu_code,
+                    "intervention_code": row.intervention_code,
+                    "measure": measure,
+                    "actual": actual,
+                    "target": target,
+                    "target_to_date": to_date,
+                    "pct_of_target": pct,
+                    "rag": _rag(measure, actual, target, to_date),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _flags(measures: pd.DataFrame) -> pd.DataFrame:
+    """Consistency flags from the statistics module, for the YEAR and QUARTER periods."""
+    judged = measures[measures["period_type"].isin(["YEAR", "QUARTER"])]
+    keys = ["period_type", "period", "intervention_code", "ldu_code"]
+    completion = judged[keys].assign(
+        measure="COMPLETION_RATE",
+        numerator=judged["completions"],
+        denominator=judged["completions"] + judged["non_completions"],
+    )
+    timely = judged[keys].assign(
+        measure="TIMELY_START_RATE", numerator=judged["timely_starts"], denominator=judged["starts"]
+    )
+    # Indirect standardisation with a single stratum: E = caseload × the division's rate.
+    group = ["period_type", "period", "intervention_code"]
+    rate = judged.groupby(group)["referrals"].transform("sum") / judged.groupby(group)[
+        "eligible_caseload"
+    ].transform("sum")
+    ratio = judged[keys].assign(
+        measure="REFERRAL_RATIO",
+        numerator=judged["referrals"].astype(float),
+        denominator=judged["eligible_caseload"] * rate,
+    )
+    frame = pd.concat([completion, timely, ratio], ignore_index=True)
+    frame = frame.sort_values(["period_type", "period", "intervention_code", "measure", "ldu_code"])
+    return stats.consistency_flags(frame[list(stats.INPUT_COLUMNS)].reset_index(drop=True))
+
+
+def _data_quality(months: list[dt.date], rng: random.Random) -> list[tuple]:
+    ldus = [row["ldu_code"] for row in read_seed("ldus.csv")]
+    rows = []
+    serial = 100000
+    for month in months:
+        for check in DATA_QUALITY_CHECKS:
+            for ldu in ldus if check != "ORPHAN_COMPLETION" else [None]:
+                if rng.random() > 0.12:
+                    continue
+                count = rng.randint(1, 9)
+                ids = [f"R{serial + i:07d}" for i in range(min(count, 5))]
+                serial += 1000
+                rows.append((check, ldu, month.strftime("%Y-%m"), count, ids))
+    return rows
+
+
+def _audit(con: duckdb.DuckDBPyConnection, months: list[dt.date]) -> None:
+    ensure_schema(con)
+    load_id = 0
+    loads = []
+    quarantined = []
+    for month in months:
+        as_at = month_end(month) + dt.timedelta(days=3)
+        for extract, rows_read in (("caseload", 2400), ("referrals", 310), ("completions", 190)):
+            load_id += 1
+            bad = 2 if extract == "referrals" and month.month % 3 == 0 else 0
+            name = f"{extract}_{as_at.isoformat()}.csv"
+            loads.append((load_id, name, extract, as_at, f"{load_id:064x}", "LOADED", rows_read,
+                          rows_read - bad, bad, None, dt.datetime.combine(as_at, dt.time(6))))
+            for line in range(bad):
+                quarantined.append((load_id, name, extract, 17 + 40 * line,
+                                    "DATE_RULE" if line else "UNKNOWN_CODE",
+                                    "referral_date is after the as-at date" if line
+                                    else "intervention_code 'TSPX' is not in the reference list"))
+    last = month_end(months[-1]) + dt.timedelta(days=3)
+    load_id += 1
+    loads.append((load_id, f"completions_{last.isoformat()}_resent.csv", None, None,
+                  f"{load_id:064x}", "REJECTED", None, None, None,
+                  "not UTF-8 at byte 1,204: re-export the file as UTF-8 and deliver it again",
+                  dt.datetime.combine(last, dt.time(6, 5))))
+    con.executemany(
+        "insert into audit.loads (load_id, file_name, extract, as_at_date, sha256, status,"
+        " rows_read, rows_loaded, rows_quarantined, message, loaded_at)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        loads,
+    )
+    con.executemany(
+        "insert into audit.quarantined_rows (load_id, file_name, extract, line_number,"
+        " reason_code, message) values (?, ?, ?, ?, ?, ?)",
+        quarantined,
+    )
+
+
+def _write_frame(con: duckdb.DuckDBPyConnection, table: str, columns: str, frame) -> None:
+    con.execute(f"create table {table} ({columns})")
+    names = [line.split()[0] for line in columns.strip().splitlines()]
+    con.register("frame_to_write", frame)
+    con.execute(f"insert into {table} select {', '.join(names)} from frame_to_write")
+    con.unregister("frame_to_write")
+
+
+def run_dbt_reporting(warehouse: Path, work_dir: Path) -> None:
+    """Build the report's disclosure-controlled views with the project's own dbt models.
+
+    Runs `dbt build` (model, data tests and unit tests) for the diversity tables only, against
+    the fixture warehouse, with dbt's target and logs kept out of the repository.
+    """
+    dbt = Path(sys.executable).parent / "dbt"
+    env = {**os.environ, "ICW_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+    done = subprocess.run(
+        [str(dbt), "build", "--select", "diversity_groups", "diversity_table_cells",
+         "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
+         "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs")],
+        cwd=DBT_PROJECT, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"dbt build of the reporting views failed:\n{done.stdout[-4000:]}")
+
+
+def write_fixture_warehouse(
+    path: Path,
+    first_month: str = "2024-08",
+    n_months: int = 14,
+    seed: int = 1,
+    with_measures: bool = True,
+    with_reporting: bool = True,
+) -> None:
+    """Write the fixture warehouse at `path` (replacing it).
+
+    `with_measures=False` leaves out `marts.ldu_intervention_measures`, to make a build fail;
+    `with_reporting=False` skips dbt (no `reporting.diversity_table_cells`), for tests that need
+    no working report.
+    """
+    rng = random.Random(seed)
+    drawn = _draw_measures(first_month, n_months, rng)
+    measures = drawn.measures
+    reporting_month = drawn.months[-1]
+    division = _division(measures)
+    diversity = _diversity(division, rng)
+    targets = _targets(measures, reporting_month, rng)
+    flags = _flags(measures)
+    limits = stats.funnel_limit_grid(flags)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts_build")
+        con.execute("create schema reporting_build")
+        con.execute(
+            "create table marts_build.ldus as select ldu_code, ldu_name, region"
+            f" from read_csv('{SEEDS / 'ldus.csv'}', all_varchar = true)"
+        )
+        con.execute(
+            "create table marts_build.interventions as select intervention_code,"
+            " intervention_name, intervention_type, cast(max_days_to_start as integer)"
+            f" as max_days_to_start from read_csv('{SEEDS / 'interventions.csv'}',"
+            " all_varchar = true)"
+        )
+        spans = [
+            (t, p, s, e, e > month_end(reporting_month)) for (t, p), (s, e) in drawn.spans.items()
+        ]
+        con.execute(
+            "create table marts_build.periods (period_type varchar, period varchar,"
+            " period_start date, period_end date, is_partial boolean)"
+        )
+        con.executemany("insert into marts_build.periods values (?, ?, ?, ?, ?)", spans)
+        if with_measures:
+            _write_frame(con, "marts_build.ldu_intervention_measures", MEASURE_COLUMNS, measures)
+        _write_frame(con, "marts_build.division_intervention_measures", DIVISION_COLUMNS, division)
+        _write_frame(con, "marts_build.division_diversity_measures", DIVERSITY_COLUMNS, diversity)
+        _write_frame(con, "marts_build.performance_against_target", TARGET_COLUMNS, targets)
+        con.register("flags_frame", flags)
+        con.execute("create table marts_build.consistency_flags as select * from flags_frame")
+        con.register("limits_frame", limits)
+        con.execute("create table reporting_build.funnel_limits as select * from limits_frame")
+        con.execute(
+            "create table marts_build.data_quality_issues (check_code varchar, ldu_code varchar,"
+            " period varchar, record_count integer, example_referral_ids varchar[])"
+        )
+        con.executemany(
+            "insert into marts_build.data_quality_issues values (?, ?, ?, ?, ?)",
+            _data_quality(drawn.months, rng),
+        )
+        _audit(con, drawn.months)
+        con.execute("checkpoint")
+
+    if with_reporting:
+        run_dbt_reporting(path, path.parent / f".{path.stem}-dbt")
+
+    with duckdb.connect(str(path)) as con:
+        publish_marts(con)
+        con.execute("checkpoint")
