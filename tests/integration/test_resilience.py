@@ -94,10 +94,16 @@ def test_load_killed_at_several_points_then_rerun_ends_as_uninterrupted(
     assert state(home) == reference
 
 
-def icw(home: Path, *args: str) -> subprocess.Popen:
+def icw(home: Path, *args: str, log: Path | None = None) -> subprocess.Popen:
+    """Start icw; with log, its output goes to files (unread pipes would fill and block it)."""
+    if log is None:
+        return subprocess.Popen([str(Path(sys.executable).parent / "icw"), *args],
+                                env=env_for(home), cwd=REPO, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
     return subprocess.Popen([str(Path(sys.executable).parent / "icw"), *args],
-                            env=env_for(home), cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            env=env_for(home), cwd=REPO,
+                            stdout=log.with_suffix(".out").open("w"),
+                            stderr=log.with_suffix(".err").open("w"), text=True)
 
 
 def test_two_refreshes_started_together_one_runs_one_is_told_who_holds_it(
@@ -105,25 +111,29 @@ def test_two_refreshes_started_together_one_runs_one_is_told_who_holds_it(
 ):
     home = tmp_path / "concurrent"
     land(small_extracts, home / "landing")
-    first, second = icw(home, "refresh", "--no-report"), icw(home, "refresh", "--no-report")
-    outcomes = sorted([(p.wait(timeout=900), p) for p in (first, second)], key=lambda t: t[0])
-    (ok_code, ok), (busy_code, busy) = outcomes
-    assert ok_code == 0, ok.stderr.read()[-2000:]
-    assert busy_code == 75
-    message = busy.stderr.read().strip().splitlines()[-1]
-    assert f"pid {ok.pid} since" in message and "--wait" in message
-    assert "Refresh complete" in ok.stdout.read()
+    logs = {name: tmp_path / name for name in ("first", "second")}
+    runs = {name: icw(home, "refresh", "--no-report", log=log) for name, log in logs.items()}
+    codes = {name: run.wait(timeout=900) for name, run in runs.items()}
+    assert sorted(codes.values()) == [0, 75], codes
+    ok = next(name for name, code in codes.items() if code == 0)
+    busy = next(name for name, code in codes.items() if code == 75)
+    message = logs[busy].with_suffix(".err").read_text().strip().splitlines()[-1]
+    assert f"pid {runs[ok].pid} since" in message and "--wait" in message
+    assert "Refresh complete" in logs[ok].with_suffix(".out").read_text()
     assert state(home) == reference
     # and a refresh killed while dbt runs is finished by the next one, marts as uninterrupted
     run = icw(home, "refresh", "--no-report")
     assert run.stderr is not None
-    for line in run.stderr:
+    killed = False
+    for line in run.stderr:  # read as it comes, so the pipe never fills
         if "Running dbt command" in line:
             run.send_signal(signal.SIGKILL)
+            killed = True
             break
     run.wait(timeout=300)
-    rerun = icw(home, "refresh", "--no-report")
-    assert rerun.wait(timeout=900) == 0, rerun.stderr.read()[-2000:]
+    assert killed
+    rerun = icw(home, "refresh", "--no-report", log=tmp_path / "rerun")
+    assert rerun.wait(timeout=900) == 0, (tmp_path / "rerun.err").read_text()[-2000:]
     assert marts(home) == marts(refreshed_home)
 
 
