@@ -1,3 +1,4 @@
+-- sqlfluff:indentation:template_blocks_indent:False
 -- The report's diversity tables, cell by cell, after disclosure control (issue 6).
 --
 -- Each table is one financial period, dimension and count (referrals or completions): a row per
@@ -124,36 +125,34 @@ ordered as (
             and tabulated.column_key = group_orders.group_value
 ),
 
-row_lines as (
-    -- Per row: how many of its cells are primary, and whether its total (the total column's
-    -- cell) is itself suppressed, in which case nothing can be worked out from it.
+{#- The secondary rule is the same along rows and along columns: per line (a row or a column),
+    its key, the flag of the other axis's total cell, and the order that breaks ties. -#}
+{%- set lines = [
+    ('row', 'row_key', 'is_total_column', 'column_order'),
+    ('column', 'column_key', 'is_total_row', 'row_order'),
+] %}
+{%- for axis, line_key, is_line_total, tie_order in lines %}
+
+{{ axis }}_lines as (
+    -- Per {{ axis }}: how many of its cells are primary, and whether its total is itself
+    -- suppressed, in which case nothing can be worked out from it.
     select
         period_type,
         period,
         dimension,
         measure,
-        row_key,
-        sum(case when is_primary and not is_total_column then 1 else 0 end) as primary_cells,
-        max(case when is_primary and is_total_column then 1 else 0 end) as is_total_suppressed
+        {{ line_key }},
+        sum(case when is_primary and not {{ is_line_total }} then 1 else 0 end)
+            as primary_cells,
+        max(case when is_primary and {{ is_line_total }} then 1 else 0 end)
+            as is_total_suppressed
     from ordered
-    group by period_type, period, dimension, measure, row_key
+    group by period_type, period, dimension, measure, {{ line_key }}
 ),
 
-column_lines as (
-    select
-        period_type,
-        period,
-        dimension,
-        measure,
-        column_key,
-        sum(case when is_primary and not is_total_row then 1 else 0 end) as primary_cells,
-        max(case when is_primary and is_total_row then 1 else 0 end) as is_total_suppressed
-    from ordered
-    group by period_type, period, dimension, measure, column_key
-),
-
-row_candidates as (
-    -- The other cells of a row with exactly one primary cell, smallest first, then by order.
+{{ axis }}_candidates as (
+    -- The other cells of a {{ axis }} with exactly one primary cell, smallest first, then by
+    -- the table's order.
     select
         ordered.period_type,
         ordered.period,
@@ -167,69 +166,30 @@ row_candidates as (
                 ordered.period,
                 ordered.dimension,
                 ordered.measure,
-                ordered.row_key
-            order by ordered.cell_count, ordered.column_order
+                ordered.{{ line_key }}
+            order by ordered.cell_count, ordered.{{ tie_order }}
         ) as candidate_rank
     from ordered
-    inner join row_lines
+    inner join {{ axis }}_lines
         on
-            ordered.period_type = row_lines.period_type
-            and ordered.period = row_lines.period
-            and ordered.dimension = row_lines.dimension
-            and ordered.measure = row_lines.measure
-            and ordered.row_key = row_lines.row_key
+            ordered.period_type = {{ axis }}_lines.period_type
+            and ordered.period = {{ axis }}_lines.period
+            and ordered.dimension = {{ axis }}_lines.dimension
+            and ordered.measure = {{ axis }}_lines.measure
+            and ordered.{{ line_key }} = {{ axis }}_lines.{{ line_key }}
     where
-        row_lines.primary_cells = 1
-        and row_lines.is_total_suppressed = 0
+        {{ axis }}_lines.primary_cells = 1
+        and {{ axis }}_lines.is_total_suppressed = 0
         and not ordered.is_primary
-        and not ordered.is_total_column
+        and not ordered.{{ is_line_total }}
 ),
-
-column_candidates as (
-    select
-        ordered.period_type,
-        ordered.period,
-        ordered.dimension,
-        ordered.measure,
-        ordered.row_key,
-        ordered.column_key,
-        row_number() over (
-            partition by
-                ordered.period_type,
-                ordered.period,
-                ordered.dimension,
-                ordered.measure,
-                ordered.column_key
-            order by ordered.cell_count, ordered.row_order
-        ) as candidate_rank
-    from ordered
-    inner join column_lines
-        on
-            ordered.period_type = column_lines.period_type
-            and ordered.period = column_lines.period
-            and ordered.dimension = column_lines.dimension
-            and ordered.measure = column_lines.measure
-            and ordered.column_key = column_lines.column_key
-    where
-        column_lines.primary_cells = 1
-        and column_lines.is_total_suppressed = 0
-        and not ordered.is_primary
-        and not ordered.is_total_row
-),
+{%- endfor %}
 
 secondaries as (
-    select
-        period_type,
-        period,
-        dimension,
-        measure,
-        row_key,
-        column_key
-    from row_candidates
-    where candidate_rank = 1
-
+    {%- for axis, line_key, is_line_total, tie_order in lines %}
+    {% if not loop.first %}
     union
-
+    {% endif %}
     select
         period_type,
         period,
@@ -237,8 +197,9 @@ secondaries as (
         measure,
         row_key,
         column_key
-    from column_candidates
+    from {{ axis }}_candidates
     where candidate_rank = 1
+    {%- endfor %}
 ),
 
 suppressed as (
