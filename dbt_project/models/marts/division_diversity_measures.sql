@@ -1,3 +1,4 @@
+-- sqlfluff:indentation:template_blocks_indent:False
 -- One row per financial year, intervention, dimension (GENDER, ETHNICITY_GROUP, AGE_BAND) and
 -- group (the dimension's values and UNKNOWN), zeros included: the division's eligible caseload,
 -- referrals and endings by the group a person was in during the year (METRICS.md).
@@ -134,59 +135,42 @@ events_grouped as (
             and events.person_id = person_groups.person_id
 ),
 
+{#- The dimensions, each with the column of int_person_groups_selected that holds its group. -#}
+{%- set dimensions = [
+    ('GENDER', 'gender'),
+    ('ETHNICITY_GROUP', 'ethnicity_group'),
+    ('AGE_BAND', 'age_band'),
+] %}
+
 eligible_by_dimension as (
-    select
-        period,
-        intervention_code,
-        'GENDER' as dimension,
-        gender as group_value
-    from eligible_grouped
+    {%- for dimension, column in dimensions %}
+    {% if not loop.first %}
     union all
+    {% endif %}
     select
         period,
         intervention_code,
-        'ETHNICITY_GROUP' as dimension,
-        ethnicity_group as group_value
+        '{{ dimension }}' as dimension,
+        {{ column }} as group_value
     from eligible_grouped
-    union all
-    select
-        period,
-        intervention_code,
-        'AGE_BAND' as dimension,
-        age_band as group_value
-    from eligible_grouped
+    {%- endfor %}
 ),
 
 events_by_dimension as (
-    select
-        period,
-        intervention_code,
-        'GENDER' as dimension,
-        gender as group_value,
-        is_referral,
-        is_completion,
-        is_non_completion
-    from events_grouped
+    {%- for dimension, column in dimensions %}
+    {% if not loop.first %}
     union all
+    {% endif %}
     select
         period,
         intervention_code,
-        'ETHNICITY_GROUP' as dimension,
-        ethnicity_group as group_value,
+        '{{ dimension }}' as dimension,
+        {{ column }} as group_value,
         is_referral,
         is_completion,
         is_non_completion
     from events_grouped
-    union all
-    select
-        period,
-        intervention_code,
-        'AGE_BAND' as dimension,
-        age_band as group_value,
-        is_referral,
-        is_completion,
-        is_non_completion
-    from events_grouped
+    {%- endfor %}
 ),
 
 eligible_counts as (
