@@ -26,45 +26,20 @@ from pathlib import Path
 
 import numpy as np
 
+from orchestration.lib import contract
+
 # ---------------------------------------------------------------------------------------------
 # Contract vocabulary (EXTRACTS.md). Order matters: the arrays below are indexed by position.
 # ---------------------------------------------------------------------------------------------
 
-OFFENCES = (
-    "VIOLENCE",
-    "DOMESTIC_ABUSE",
-    "SEXUAL_CONTACT",
-    "SEXUAL_ONLINE",
-    "ACQUISITIVE",
-    "DRUGS",
-    "DRINK_DRIVING",
-    "OTHER",
-)
-BANDS = ("LOW", "MEDIUM", "HIGH", "VERY_HIGH")
-SENTENCES = ("COMMUNITY_ORDER", "SUSPENDED_SENTENCE_ORDER", "LICENCE", "POST_SENTENCE_SUPERVISION")
-GENDERS = ("MALE", "FEMALE", "OTHER", "NOT_KNOWN")
-ETHNICITIES = ("ASIAN", "BLACK", "MIXED", "WHITE", "OTHER", "NOT_STATED")
-STATUSES = (
-    "AWAITING_ASSESSMENT",
-    "ASSESSED_SUITABLE",
-    "NOT_SUITABLE",
-    "AWAITING_START",
-    "ON_PROGRAMME",
-    "PROGRAMME_COMPLETE",
-    "DESELECTED",
-    "WITHDRAWN",
-)
-OUTCOMES = (
-    "COMPLETED",
-    "DESELECTED",
-    "WITHDRAWN",
-    "BREACHED",
-    "RECALLED",
-    "SENTENCE_EXPIRED",
-    "TRANSFERRED",
-    "DECEASED",
-    "OTHER",
-)
+# The contract's vocabulary, from its one definition (orchestration/lib/contract.py).
+OFFENCES = contract.OFFENCE_CATEGORIES
+BANDS = contract.BANDS
+SENTENCES = contract.SENTENCE_TYPES
+GENDERS = contract.GENDERS
+ETHNICITIES = contract.ETHNICITY_GROUPS
+STATUSES = contract.REFERRAL_STATUSES
+OUTCOMES = contract.OUTCOMES
 # Reason 0 is "no reason" (an empty field).
 REASONS = (
     "",
@@ -86,61 +61,18 @@ REASONS = (
     "D_BEHAVIOUR",
 )
 
-CASELOAD_COLUMNS = (
-    "snapshot_date",
-    "crn",
-    "ldu_code",
-    "sentence_type",
-    "reoffending_band",
-    "rosh_level",
-    "offence_category",
-    "gender",
-    "ethnicity_group",
-    "date_of_birth",
-)
-REFERRAL_COLUMNS = (
-    "referral_id",
-    "crn",
-    "ldu_code",
-    "intervention_code",
-    "referral_date",
-    "reoffending_band",
-    "rosh_level",
-    "offence_category",
-    "status",
-    "status_reason",
-    "start_date",
-    "last_updated_at",
-)
-COMPLETION_COLUMNS = (
-    "referral_id",
-    "crn",
-    "intervention_code",
-    "start_date",
-    "end_date",
-    "outcome",
-    "outcome_reason",
-    "sessions_attended",
-    "sessions_required",
-    "recorded_at",
-)
+CASELOAD_COLUMNS = contract.CASELOAD.column_names
+REFERRAL_COLUMNS = contract.REFERRALS.column_names
+COMPLETION_COLUMNS = contract.COMPLETIONS.column_names
 EXTRACT_COLUMNS = {
     "caseload": CASELOAD_COLUMNS,
     "referrals": REFERRAL_COLUMNS,
     "completions": COMPLETION_COLUMNS,
 }
-EXTRACTS = ("caseload", "referrals", "completions")
+EXTRACTS = contract.EXTRACT_ORDER
 
 # Reason codes the warehouse gives a quarantined row, in the contract's order of precedence.
-REASON_CODES = (
-    "WRONG_FIELD_COUNT",
-    "MISSING_VALUE",
-    "INVALID_TYPE",
-    "UNKNOWN_CODE",
-    "INVALID_FORMAT",
-    "DATE_RULE",
-    "DUPLICATE_KEY",
-)
+REASON_CODES = contract.REASON_ORDER
 
 _S = {name: i for i, name in enumerate(STATUSES)}
 _O = {name: i for i, name in enumerate(OUTCOMES)}
