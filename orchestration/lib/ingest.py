@@ -323,7 +323,7 @@ class Loader:
             insert into audit.loads (load_id, file_name, extract, as_at_date, sha256, status,
                 rows_read, rows_loaded, rows_quarantined, message, loaded_at, stored_as, bytes,
                 extra_columns, seconds)
-            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::timestamp, ?, ?, ?, ?)
+            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now() at time zone 'UTC', ?, ?, ?, ?)
             """,
             [
                 load_id, o.file_name, landed.extract, landed.as_at, sha, o.status,

@@ -129,3 +129,18 @@ def test_a_rejected_file_can_be_fixed_and_delivered_again(settings: Settings):
         ("REJECTED",), ("LOADED",)]
     assert sorted(p.name for p in settings.quarantine_dir.iterdir()) == [
         "caseload_2024-05-31.csv"]
+
+
+def test_loaded_at_is_utc_whatever_the_servers_time_zone(settings: Settings):
+    """The run summary and the freshness check compare loaded_at with UTC clocks."""
+    import datetime as dt
+
+    (settings.landing_dir / "caseload_2024-05-31.csv").write_text(
+        caseload("2024-05-31", ["A000001"]))
+    con = connect(settings.warehouse)
+    con.execute("set TimeZone = 'America/New_York'")  # a server clock far from UTC
+    before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    ingest(con, settings, log=lambda _: None)
+    after = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    loaded_at = con.execute("select loaded_at from audit.loads").fetchone()[0]
+    assert before - dt.timedelta(seconds=1) <= loaded_at <= after + dt.timedelta(seconds=1)
