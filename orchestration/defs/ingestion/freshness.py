@@ -22,7 +22,11 @@ def caseload_arrived_within_35_days(duckdb: DuckDBResource) -> dg.AssetCheckResu
         severity=dg.AssetCheckSeverity.WARN,
         description=result.describe(),
         metadata={
-            "last_snapshot_date": dg.MetadataValue.text(str(result.last_snapshot_date)),
-            "days_since_arrival": dg.MetadataValue.float(round(result.days_since_arrival or -1, 1)),
+            "last_snapshot_date": dg.MetadataValue.text(str(result.last_snapshot_date or "none")),
+            "days_since_arrival": (
+                dg.MetadataValue.text("never loaded")
+                if result.days_since_arrival is None
+                else dg.MetadataValue.float(round(float(result.days_since_arrival), 1))
+            ),
         },
     )
