@@ -108,8 +108,9 @@ def _refresh(args: argparse.Namespace, settings: Settings, only_report: bool = F
         print(f"icw: {exc}", file=sys.stderr)
         return 75  # EX_TEMPFAIL: try again later
     except RefreshFailed as exc:
-        print(f"icw: refresh failed: {exc}. The published marts and report are unchanged; "
-              "fix the cause and run `icw refresh` again.", file=sys.stderr)
+        print(f"icw {args.command}: failed: {str(exc).rstrip('.')}. The published marts and "
+              f"report are unchanged; fix the cause and run `icw {args.command}` again.",
+              file=sys.stderr)
         return 1
     for line in summary.lines():
         print(line)

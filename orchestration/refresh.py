@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,6 +113,8 @@ def _failure_line(result) -> str:
             message = (error.message or "").strip().splitlines()
             cause = error.cause.message.strip().splitlines() if error.cause else []
             detail = (cause or message or ["unknown error"])[-1]
+            # "orchestration.lib.report.ReportBuildError: the warehouse lacks ..." -> the message
+            detail = re.sub(r"^(?:[\w]+\.)*\w*(?:Error|Exception): ", "", detail)
             return f"step '{event.step_key}' failed: {detail}"
     return "the run failed before any step (see the Dagster log above)"
 

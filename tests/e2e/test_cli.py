@@ -49,3 +49,15 @@ def test_generate_writes_the_contracts_files_and_a_summary(tmp_path: Path):
                      "ground_truth.json", "referrals_2023-10-31.csv",
                      "referrals_2023-11-30.csv"]
     assert "Wrote 6 files" in result.stdout
+
+
+def test_report_before_any_refresh_fails_with_one_line_saying_what_is_missing(tmp_path: Path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ICW_", "DAGSTER_HOME"))}
+    env["ICW_HOME"] = str(tmp_path / "home")
+    result = icw("report", env=env)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("icw report: failed: step 'report__site' failed: the warehouse lacks")
+    assert "marts" in last and "Traceback" not in last
