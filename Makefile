@@ -53,7 +53,8 @@ demo: install ## generate demo extracts, refresh the warehouse, build the report
 	$(BIN)/icw demo
 	@echo
 	@echo "Warehouse:   $(ICW_HOME)/warehouse.duckdb  (schemas marts, audit)"
-	@echo "Report:      $(ICW_HOME)/reports/site/index.html  (PDF beside it)"
+	@echo "Report:      $(ICW_HOME)/reports/site/index.html"
+	@echo "PDF:         $$(ls -1 $(ICW_HOME)/reports/icw-report-*.pdf 2>/dev/null | tail -1)"
 	@echo "Quarantine:  $(ICW_HOME)/quarantine/ (rejected files), audit.quarantined_rows (rows)"
 	@echo "Dagster UI:  make dev, then open http://127.0.0.1:3000"
 
