@@ -120,7 +120,8 @@ def recognise(path: Path) -> LandedFile:
     try:
         as_at = dt.date.fromisoformat(m["date"])
     except ValueError:
-        return LandedFile(path, m["extract"], None, f"the date in the name ({m['date']}) is not a real date")
+        fault = f"the date in the name ({m['date']}) is not a real date"
+        return LandedFile(path, m["extract"], None, fault)
     return LandedFile(path, m["extract"], as_at)
 
 
@@ -166,7 +167,9 @@ def _decode(landed: LandedFile, delivered: bytes) -> bytes:
         try:
             data = gzip.decompress(delivered)
         except (OSError, EOFError, zlib.error) as exc:
-            raise FileRejected(f"not readable as gzip ({type(exc).__name__}: the .gz is broken)") from exc
+            raise FileRejected(
+                f"not readable as gzip ({type(exc).__name__}: the .gz is broken)"
+            ) from exc
     if not data.isascii():
         try:
             data.decode("utf-8")
@@ -357,7 +360,11 @@ class Loader:
         repeated = sorted({n for n in names if names.count(n) > 1 and n in extract.column_names})
         if repeated:
             raise FileRejected(f"column(s) named twice in the header: {', '.join(repeated)}")
-        extra = [h.strip() for h, n in zip(scan.header, names, strict=True) if n not in extract.column_names]
+        extra = [
+            h.strip()
+            for h, n in zip(scan.header, names, strict=True)
+            if n not in extract.column_names
+        ]
 
         outcome = self._load_rows(landed, extract, data, scan, names, load_id)
         outcome.extra_columns = extra or None  # type: ignore[attr-defined]
@@ -367,13 +374,11 @@ class Loader:
             )
         return outcome
 
-    def _read_csv(self, landed: LandedFile, data: bytes, names: list[str]) -> tuple[int, dict]:
+    def _read_csv(self, landed: LandedFile, names: list[str]) -> tuple[int, dict]:
         """Read the file's records as text into temp table __batch, in file order."""
+        # DuckDB reads .gz itself (the gzip trailer was checked when the file was decoded), so
+        # no decompressed copy of personal data is ever written outside the delivery folders.
         source = landed.path
-        if landed.name.endswith(".gz"):
-            source = self.settings.work_dir / f"decompressed-{landed.name[:-3]}"
-            source.parent.mkdir(parents=True, exist_ok=True)
-            source.write_bytes(data)
         columns = {f"__c{i}": "VARCHAR" for i in range(len(names))}
         self.con.execute("drop table if exists __batch")
         self.con.execute(
@@ -396,8 +401,6 @@ class Loader:
         )
         self.con.execute("drop table if exists __rejects")
         self.con.execute("drop table if exists __rejects_scan")
-        if source != landed.path:
-            source.unlink(missing_ok=True)
         return self.con.execute("select count(*) from __batch").fetchone()[0], rejects
 
     def _load_rows(
@@ -411,7 +414,7 @@ class Loader:
     ) -> FileOutcome:
         width = len(names)
         good = scan.field_counts == width
-        n_batch, rejects = self._read_csv(landed, data, names)
+        n_batch, rejects = self._read_csv(landed, names)
         wrong = int((~good).sum())
         field_rejects = rejects.pop("TOO MANY COLUMNS", 0) + rejects.pop("MISSING COLUMNS", 0)
         if rejects:
@@ -505,7 +508,9 @@ class Loader:
             landed.name, extract.name, LOADED, "", scan.rows_read, loaded, quarantined, reasons
         )
         if outcome.rows_read != loaded + quarantined:  # the contract's accounting, enforced
-            raise AssertionError(f"{landed.name}: rows read {scan.rows_read} != loaded + quarantined")
+            raise AssertionError(
+                f"{landed.name}: rows read {scan.rows_read} != loaded + quarantined"
+            )
         return outcome
 
     def _validate(self, landed: LandedFile, extract: c.Extract, load_id: int) -> None:
@@ -547,7 +552,10 @@ class Loader:
             f"""
             create temp table __judged as
             with v as (
-                select row_number() over (order by b.rowid) - 1 as __ordinal, {', '.join(norm)} from __batch b
+                select
+                    row_number() over (order by b.rowid) - 1 as __ordinal,
+                    {', '.join(norm)}
+                from __batch b
             ),
             t as (
                 select v.__ordinal, date '{landed.as_at.isoformat()}' as __as_at,
