@@ -266,7 +266,10 @@ def _in_list(values: tuple[str, ...]) -> str:
 def type_ok_sql(column: Column, ref: str) -> str:
     """SQL that is true when a non-NULL text value ``ref`` is of the column's type."""
     if column.kind == "date":
-        return f"(regexp_full_match({ref}, '{DATE_PATTERN}') and try_cast({ref} as date) is not null)"
+        return (
+            f"(regexp_full_match({ref}, '{DATE_PATTERN}') "
+            f"and try_cast({ref} as date) is not null)"
+        )
     if column.kind == "timestamp":
         return (
             f"(regexp_full_match({ref}, '{TIMESTAMP_PATTERN}') "

@@ -1,4 +1,4 @@
-"""The caseload freshness asset check, run as Dagster runs it, on an empty and a loaded warehouse."""
+"""The caseload freshness asset check, run as Dagster runs it, on empty and loaded warehouses."""
 
 from __future__ import annotations
 

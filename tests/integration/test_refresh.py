@@ -103,7 +103,7 @@ def test_no_crn_or_date_of_birth_anywhere_in_the_warehouse(warehouse, small_extr
         """
     ).fetchall()
     assert columns
-    for schema, table, column, data_type in columns:
+    for schema, table, column, _data_type in columns:
         values = warehouse.execute(
             f'select distinct cast("{column}" as varchar) from "{schema}"."{table}" '
             f'where "{column}" is not null'
