@@ -59,11 +59,6 @@ class Settings:
         """The file whose exclusive lock makes one refresh at a time the writer."""
         return self.home / "refresh.lock"
 
-    @property
-    def work_dir(self) -> Path:
-        """Scratch space for one run (decompressed files, report copies)."""
-        return self.home / "work"
-
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Build settings from the environment, with the documented defaults."""
@@ -97,7 +92,6 @@ class Settings:
             self.archive_dir,
             self.quarantine_dir,
             self.reports_dir,
-            self.work_dir,
             self.warehouse.parent,
         ):
             path.mkdir(parents=True, exist_ok=True)
