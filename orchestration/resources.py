@@ -50,7 +50,32 @@ class WarehouseLock(dg.ConfigurableResource):
         """Acquire the lock, or fail the run at once naming the holder."""
         settings = Settings.from_env()
         with warehouse_lock(settings.lock_file, wait=self.wait):
+            release_dead_runs(context.instance, context.run_id, context.log)
             yield self
+
+
+def release_dead_runs(instance: dg.DagsterInstance | None, run_id: str | None, log) -> list[str]:
+    """Free the pool slots of runs that died holding them, and mark those runs failed.
+
+    Every live run that writes holds the writer's lock from the start of the run (its resources
+    are set up before any step claims a slot). So once this run holds the lock, any other run
+    still holding or waiting for a slot was killed before Dagster could release it, and its
+    slot would otherwise make this run wait for ever.
+    """
+    if instance is None:
+        return []
+    storage = instance.event_log_storage
+    released = []
+    for dead in sorted(storage.get_concurrency_run_ids() - {run_id}):
+        storage.free_concurrency_slots_for_run(dead)
+        record = instance.get_run_by_id(dead)
+        if record is not None and not record.is_finished:
+            instance.report_run_failed(
+                record, "the run's process died; its writer's slot was released by a later run")
+        released.append(dead)
+        if log is not None:
+            log.warning(f"Released the warehouse slot of run {dead}, whose process had died.")
+    return released
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
