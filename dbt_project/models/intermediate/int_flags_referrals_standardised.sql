@@ -52,8 +52,12 @@ final as (
         cells.intervention_code,
         cast(sum(cells.eligible_persons) as bigint) as eligible_persons,
         cast(sum(cells.eligible_referrals) as bigint) as observed_referrals,
-        cast(sum(cells.eligible_persons * division_rates.division_rate) as double)
-            as expected_referrals
+        -- Summed as decimals, which add exactly: a sum of doubles depends on the order of its
+        -- terms, which a parallel plan does not fix, and a re-run must give the same bits.
+        cast(
+            sum(cast(cells.eligible_persons * division_rates.division_rate as decimal(38, 18)))
+            as double
+        ) as expected_referrals
     from cells
     inner join division_rates
         on

@@ -43,7 +43,13 @@ def model(dbt, session):
     from orchestration.lib import stats
 
     dbt.config(materialized="table")
-    measures = dbt.ref("int_flags_measures_unioned").df()
+    # In a fixed order: floating-point sums depend on the order of their terms, and a re-run
+    # must give the same bits.
+    measures = (
+        dbt.ref("int_flags_measures_unioned")
+        .order("period_type, period, intervention_code, measure, ldu_code")
+        .df()
+    )
     flags = stats.consistency_flags(measures)
     session.register("consistency_flags_computed", flags)
     columns = ", ".join(f"cast({column} as {type_}) as {column}" for column, type_ in COLUMN_TYPES)

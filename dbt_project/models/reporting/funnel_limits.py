@@ -26,7 +26,12 @@ def model(dbt, session):
     from orchestration.lib import stats
 
     dbt.config(materialized="table")
-    flags = dbt.ref("consistency_flags").df()
+    # In a fixed order, as in consistency_flags: float sums depend on the order of their terms.
+    flags = (
+        dbt.ref("consistency_flags")
+        .order("period_type, period, intervention_code, measure, ldu_code")
+        .df()
+    )
     grid = stats.funnel_limit_grid(flags)
     session.register("funnel_limits_computed", grid)
     columns = ", ".join(f"cast({column} as {type_}) as {column}" for column, type_ in COLUMN_TYPES)
