@@ -1,0 +1,39 @@
+"""The dbt unit tests (the models' rules on fixed inputs) pass.
+
+A refresh leaves them out (`--exclude-resource-type unit_test`): they test the models' SQL, not
+the month's data, so they run here, in `make test`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestration.defs.transformation.dbt import DBT_PROJECT, ensure_manifest
+from orchestration.resources import DBT_PROJECT_DIR
+
+pytestmark = pytest.mark.integration
+
+
+def test_every_dbt_unit_test_passes(refreshed_home: Path, tmp_path: Path):
+    ensure_manifest()
+    expected = len(json.loads(Path(DBT_PROJECT.manifest_path).read_text())["unit_tests"])
+    # dbt reads the input relations' column types from a built warehouse; it writes nothing.
+    env = {**os.environ, "ICW_WAREHOUSE": str(refreshed_home / "warehouse.duckdb"),
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "test", "--select", "test_type:unit",
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
+        env=env, cwd=DBT_PROJECT_DIR, capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
+    summary = re.search(r"Done\. PASS=(\d+) .*", done.stdout)
+    assert summary is not None, done.stdout[-2000:]
+    assert int(summary.group(1)) == expected >= 20, summary.group(0)
