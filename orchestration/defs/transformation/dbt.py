@@ -1,6 +1,7 @@
 """The dbt project as Dagster assets, with its sources mapped onto the ingestion assets."""
 
 
+import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -61,6 +62,8 @@ class IcwDbtTranslator(DagsterDbtTranslator):
 
 TRANSLATOR = IcwDbtTranslator()
 BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
+PARTIAL_PARSE = "partial_parse.msgpack"
+KEEP_RUN_TARGETS = 5  # runs' dbt target folders kept for reading their compiled SQL and results
 
 
 def build_dbt_assets() -> dg.AssetsDefinition:
@@ -81,9 +84,32 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         The unit tests check the models' SQL, not the month's data, so they run in `make test`
         (tests/integration/test_dbt_unit_tests.py), not in every refresh (about 8 s of 2 threads).
         """
-        yield from dbt.cli(BUILD_ARGS, context=context).stream()
+        invocation = dbt.cli(BUILD_ARGS, context=context)
+        yield from invocation.stream()
+        tidy_targets(Path(invocation.target_path), Path(DBT_PROJECT.manifest_path).parent)
 
     return icw_dbt_models
+
+
+def tidy_targets(run_target: Path, project_target: Path, keep: int = KEEP_RUN_TARGETS) -> None:
+    """After a build: keep its parse for the next run, and only the newest runs' folders.
+
+    dagster-dbt gives every run its own target folder (about 14 MB) and seeds it with the
+    project's `partial_parse.msgpack`, but never copies one back: without this the project's
+    parse stays the one made by `dbt parse`, whose profile (the warehouse path) may differ, and
+    every run parses the whole project again (about 8 s). dbt checks the file and parses in full
+    when it does not match, so a stale copy costs time, never correctness.
+    """
+    parsed = run_target / PARTIAL_PARSE
+    if parsed.exists():
+        shutil.copyfile(parsed, project_target / (PARTIAL_PARSE + ".tmp"))
+        (project_target / (PARTIAL_PARSE + ".tmp")).replace(project_target / PARTIAL_PARSE)
+    runs = sorted(
+        (p for p in project_target.glob("icw_dbt_models-*") if p.is_dir()),
+        key=lambda p: p.stat().st_mtime,
+    )
+    for old in runs[:-keep] if keep else runs:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def mart_keys(assets: dg.AssetsDefinition) -> list[dg.AssetKey]:
