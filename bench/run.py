@@ -5,7 +5,8 @@ refresh), then, three times each, reporting medians:
   (a) the floor: bench/floor.py, plain read_csv + SQL for the YEAR rows of the measures;
   (b) `icw refresh --no-report` from an empty warehouse;
   (c) a monthly refresh: that warehouse plus one new month of extracts;
-  (d) time per stage (from $ICW_HOME/last_run.json) and Dagster's own overhead;
+  (d) time per stage (from $ICW_HOME/last_run.json) and Dagster's own overhead, and `icw report`
+      (site and PDF) at the --report-scales;
   (e) peak memory: the RSS of the whole process tree, sampled every 0.1 s;
   (f) ingestion throughput next to DuckDB's plain CREATE TABLE AS SELECT * FROM read_csv(...).
 The floor is checked against marts.ldu_intervention_measures cell by cell: a floor that
@@ -153,7 +154,7 @@ def compare_floor(floor_db: Path, warehouse: Path) -> str:
     return f"DIFFERS from the marts in {diffs} of {rows} rows"
 
 
-def run_scale(scale: str, people: int, reps: int, out: Path) -> dict:
+def run_scale(scale: str, people: int, reps: int, out: Path, with_report: bool) -> dict:
     folder, full, extra = generate(scale, people, out)
     work = out / scale / "runs"
     shutil.rmtree(work, ignore_errors=True)
@@ -184,6 +185,10 @@ def run_scale(scale: str, people: int, reps: int, out: Path) -> dict:
         c, c_rss = measure([str(BIN / "icw"), "refresh", "--no-report"], icw_env(home),
                            work / f"monthly-{rep}.log")
         c_run = json.loads((home / "last_run.json").read_text())
+        report = report_rss = None
+        if with_report:
+            report, report_rss = measure([str(BIN / "icw"), "report"], icw_env(home),
+                                         work / f"report-{rep}.log")
         plain = plain_read_csv(full)
         rows = b_run["rows_loaded"] + b_run["rows_quarantined"]
         result["runs"].append({
@@ -191,9 +196,11 @@ def run_scale(scale: str, people: int, reps: int, out: Path) -> dict:
             "monthly_s": c, "monthly_rss": c_rss, "stages": b_run["stages"],
             "overhead_s": b_run["overhead"], "monthly_stages": c_run["stages"],
             "rows": rows, "plain_read_csv_s": plain, "floor_check": check,
+            "report_s": report, "report_rss": report_rss,
         })
         print(f"[{scale}] floor {a:.1f}s, refresh {b:.1f}s, monthly {c:.1f}s, "
-              f"peak {b_rss / 2**30:.2f} GiB; floor {check}", flush=True)
+              f"peak {b_rss / 2**30:.2f} GiB; floor {check}"
+              + (f"; report {report:.1f}s" if report is not None else ""), flush=True)
         shutil.rmtree(home / "archive", ignore_errors=True)
     return result
 
@@ -220,11 +227,21 @@ def table(results: list[dict]) -> str:
         f"({median(r['runs'], 'refresh_s') / median(r['runs'], 'floor_s'):.1f} x floor)")
     row("(c) monthly refresh (+1 month)", lambda r: f"{median(r['runs'], 'monthly_s'):.1f} s "
         f"({100 * median(r['runs'], 'monthly_s') / median(r['runs'], 'refresh_s'):.0f} % of b)")
-    for stage in ("ingestion", "dbt", "publish"):
+    row("(c) of which ingestion / dbt", lambda r: (
+        f"{median(r['runs'], 'monthly_stages', 'ingestion'):.1f} s / "
+        f"{median(r['runs'], 'monthly_stages', 'dbt'):.1f} s"))
+    for stage in ("ingestion", "checks", "dbt", "publish"):
         row(f"(d) {stage}", lambda r, s=stage: f"{median(r['runs'], 'stages', s):.1f} s")
     row("(d) start-up and Dagster overhead", lambda r: f"{median(r['runs'], 'overhead_s'):.1f} s")
+    row("(d) report: `icw report` (site and PDF)", lambda r: (
+        f"{median(r['runs'], 'report_s'):.1f} s" if r["runs"][0].get("report_s") else "not run"))
     row("(e) peak RSS, refresh (process tree)",
         lambda r: f"{median(r['runs'], 'refresh_rss') / 2**30:.2f} GiB")
+    row("(e) peak RSS, monthly refresh",
+        lambda r: f"{median(r['runs'], 'monthly_rss') / 2**30:.2f} GiB")
+    row("(e) peak RSS, report", lambda r: (
+        f"{median(r['runs'], 'report_rss') / 2**30:.2f} GiB" if r["runs"][0].get("report_rss")
+        else "not run"))
     row("(e) peak RSS, floor", lambda r: f"{median(r['runs'], 'floor_rss') / 2**30:.2f} GiB")
 
     def ingest_rate(r: dict) -> str:
@@ -244,8 +261,12 @@ def main() -> None:
     parser.add_argument("--scales", default="division,national")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out")
+    parser.add_argument("--report-scales", default="division",
+                        help="scales at which `icw report` is timed too (default: division)")
     args = parser.parse_args()
-    results = [run_scale(s, SCALES[s], args.reps, args.out) for s in args.scales.split(",")]
+    report_scales = set(args.report_scales.split(",")) if args.report_scales else set()
+    results = [run_scale(s, SCALES[s], args.reps, args.out, s in report_scales)
+               for s in args.scales.split(",")]
     machine = (f"{platform.platform()}, {os.cpu_count()} cores, Python "
                f"{platform.python_version()}, DuckDB {duckdb.__version__}")
     text = f"Machine: {machine}\nRepetitions: {args.reps} (medians)\n\n{table(results)}\n"
