@@ -1,10 +1,12 @@
 -- N(i, s) of the indirectly standardised REFERRAL_RATIO (METRICS.md): per financial YEAR and
 -- QUARTER, LDU, intervention and reoffending band, the persons eligible for the intervention in
 -- the LDU's snapshots dated in the period. A person counts once per LDU, in the band of their
--- latest eligible snapshot in the period in that LDU. (The latest date, then a join back for its
--- band: about twice as fast here as a row_number() window over every snapshot row.)
-with periods as (
-    select * from {{ ref('int_periods_generated') }}
+-- latest eligible snapshot in the period in that LDU: arg_max, in one pass, since
+-- (snapshot_date, person_id) is the caseload's key. Snapshots meet periods through their month
+-- (an equality join). At national scale this took 62 s as a range join on the period's dates
+-- followed by a join back to the snapshot for its band.
+with period_months as (
+    select * from {{ ref('int_period_months_listed') }}
     where period_type in ('YEAR', 'QUARTER')
 ),
 
@@ -12,20 +14,23 @@ eligible_snapshots as (
     select * from {{ ref('int_caseload_eligibility_joined') }}
 ),
 
-latest_snapshots as (
+latest_bands as (
     select
-        periods.period_type,
-        periods.period,
+        period_months.period_type,
+        period_months.period,
         eligible_snapshots.ldu_code,
         eligible_snapshots.intervention_code,
         eligible_snapshots.person_id,
-        max(eligible_snapshots.snapshot_date) as snapshot_date
+        arg_max(eligible_snapshots.reoffending_band, eligible_snapshots.snapshot_date)
+            as reoffending_band
     from eligible_snapshots
-    inner join periods
-        on eligible_snapshots.snapshot_date between periods.period_start and periods.period_end
+    inner join period_months
+        on
+            cast({{ dbt.date_trunc('month', 'eligible_snapshots.snapshot_date') }} as date)
+            = period_months.month_start
     group by
-        periods.period_type,
-        periods.period,
+        period_months.period_type,
+        period_months.period,
         eligible_snapshots.ldu_code,
         eligible_snapshots.intervention_code,
         eligible_snapshots.person_id
@@ -33,26 +38,19 @@ latest_snapshots as (
 
 final as (
     select
-        latest_snapshots.period_type,
-        latest_snapshots.period,
-        latest_snapshots.ldu_code,
-        latest_snapshots.intervention_code,
-        eligible_snapshots.reoffending_band,
+        period_type,
+        period,
+        ldu_code,
+        intervention_code,
+        reoffending_band,
         count(*) as eligible_persons
-    from latest_snapshots
-    -- (snapshot_date, person_id) is the caseload's key, so this finds exactly one row
-    inner join eligible_snapshots
-        on
-            latest_snapshots.snapshot_date = eligible_snapshots.snapshot_date
-            and latest_snapshots.person_id = eligible_snapshots.person_id
-            and latest_snapshots.ldu_code = eligible_snapshots.ldu_code
-            and latest_snapshots.intervention_code = eligible_snapshots.intervention_code
+    from latest_bands
     group by
-        latest_snapshots.period_type,
-        latest_snapshots.period,
-        latest_snapshots.ldu_code,
-        latest_snapshots.intervention_code,
-        eligible_snapshots.reoffending_band
+        period_type,
+        period,
+        ldu_code,
+        intervention_code,
+        reoffending_band
 )
 
 select * from final
