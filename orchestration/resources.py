@@ -13,7 +13,7 @@ from dagster_duckdb import DuckDBResource
 
 from orchestration.lib.lock import warehouse_lock
 from orchestration.lib.settings import REPO_ROOT, Settings
-from orchestration.lib.warehouse import CONNECT_CONFIG
+from orchestration.lib.warehouse import connect_config
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
@@ -83,7 +83,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
     export_settings(settings)
     return {
         "duckdb": DuckDBResource(
-            database=str(settings.warehouse), connection_config=dict(CONNECT_CONFIG)
+            database=str(settings.warehouse), connection_config=connect_config()
         ),
         "dbt": DbtCliResource(
             project_dir=str(DBT_PROJECT_DIR),

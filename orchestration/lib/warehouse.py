@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -11,6 +12,16 @@ from orchestration.lib.contract import EXTRACTS, QUARANTINE_VALUE_COLUMNS, Extra
 #: DuckDB settings for every connection ICW opens. Extensions cannot be downloaded here, so a
 #: stray use fails at once instead of hanging; files stay readable by Evidence's DuckDB 1.4.
 CONNECT_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": True}
+# DuckDB takes up to 80 % of the machine's memory by default: at national scale a refresh's
+# process tree peaked at 10.9 GiB. With a limit it spills to disk instead (docs/benchmarks.md).
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+
+def connect_config() -> dict[str, object]:
+    """DuckDB settings for every ICW connection; ICW_DUCKDB_MEMORY_LIMIT overrides the limit."""
+    limit = os.environ.get("ICW_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+    return {**CONNECT_CONFIG, "memory_limit": limit}
+
 
 LINEAGE_COLUMNS = (
     ("load_id", "bigint not null"),
@@ -36,7 +47,7 @@ def raw_columns(extract: Extract) -> list[tuple[str, str]]:
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse with ICW's settings."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), read_only=read_only, config=dict(CONNECT_CONFIG))
+    return duckdb.connect(str(path), read_only=read_only, config=connect_config())
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:

@@ -293,7 +293,7 @@ def test_the_expectation_checks_report_the_run_as_warnings(tmp_path):
 
     from orchestration.defs.ingestion.assets import landed_extracts
     from orchestration.defs.ingestion.checks import expectation_checks
-    from orchestration.lib.warehouse import CONNECT_CONFIG
+    from orchestration.lib.warehouse import connect_config
     from orchestration.resources import WarehouseLock
     from tests.conftest import icw_environment
 
@@ -305,7 +305,7 @@ def test_the_expectation_checks_report_the_run_as_warnings(tmp_path):
             [landed_extracts, *expectation_checks],
             resources={
                 "duckdb": DuckDBResource(database=str(settings.warehouse),
-                                         connection_config=dict(CONNECT_CONFIG)),
+                                         connection_config=connect_config()),
                 "warehouse_lock": WarehouseLock(),
             },
         )
