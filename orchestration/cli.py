@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from orchestration.lib.settings import Settings
+from orchestration.lib.warehouse import connect_config
 
 EPILOG = """
 environment:
@@ -15,6 +16,7 @@ environment:
   ICW_LANDING_DIR            where extracts arrive (default $ICW_HOME/landing)
   ICW_WAREHOUSE              the DuckDB warehouse (default $ICW_HOME/warehouse.duckdb)
   ICW_PSEUDONYMISATION_KEY   secret key for person_id (a public demo key is used if unset)
+  ICW_DUCKDB_MEMORY_LIMIT    most memory DuckDB may use, in the loader and in dbt (default 1GB)
 """
 
 
@@ -126,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         settings = _settings(args)
         settings.ensure_dirs()
+        connect_config()  # a bad ICW_DUCKDB_MEMORY_LIMIT is a usage error, said before any work
     except (ValueError, OSError) as exc:
         print(f"icw {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -20,6 +20,13 @@ DEFAULT_MEMORY_LIMIT = "1GB"
 def connect_config() -> dict[str, object]:
     """DuckDB settings for every ICW connection; ICW_DUCKDB_MEMORY_LIMIT overrides the limit."""
     limit = os.environ.get("ICW_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+    try:  # DuckDB's own parser; its message alone would not say where the value came from
+        duckdb.connect(":memory:", config={"memory_limit": limit}).close()
+    except duckdb.Error as error:
+        raise ValueError(
+            f"ICW_DUCKDB_MEMORY_LIMIT={limit!r} is not a size DuckDB accepts, such as 1GB or "
+            f"512MB ({str(error).splitlines()[0]})"
+        ) from None
     return {**CONNECT_CONFIG, "memory_limit": limit}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,18 @@ def test_report_before_any_refresh_fails_with_one_line_saying_what_is_missing(tm
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("icw report: failed: step 'report__site' failed: the warehouse lacks")
     assert "marts" in last and "Traceback" not in last
+
+
+def test_a_bad_memory_limit_is_one_line_naming_the_variable_and_loads_nothing(tmp_path: Path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    extract = landing / "caseload_2024-04-30.csv"
+    extract.write_text("crn\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ICW_")}
+    env.update(ICW_HOME=str(tmp_path), ICW_DUCKDB_MEMORY_LIMIT="lots")
+    result = icw("refresh", "--no-report", env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "icw refresh: ICW_DUCKDB_MEMORY_LIMIT='lots' is not a size DuckDB accepts")
+    assert "Traceback" not in result.stderr
+    assert extract.exists() and not (tmp_path / "warehouse.duckdb").exists()
