@@ -366,7 +366,7 @@ class Loader:
             if n not in extract.column_names
         ]
 
-        outcome = self._load_rows(landed, extract, data, scan, names, load_id)
+        outcome = self._load_rows(landed, extract, scan, names, load_id)
         outcome.extra_columns = extra or None  # type: ignore[attr-defined]
         if extra:
             outcome.message = (outcome.message + "; " if outcome.message else "") + (
@@ -407,7 +407,6 @@ class Loader:
         self,
         landed: LandedFile,
         extract: c.Extract,
-        data: bytes,
         scan,
         names: list[str],
         load_id: int,
