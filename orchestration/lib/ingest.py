@@ -394,9 +394,12 @@ class Loader:
             """,
             {"path": str(source), "columns": columns},
         )
+        # DuckDB logs one entry per missing or extra column, not one per row: count the rows
+        # (each entry of a row carries the byte position where the row's line starts).
         rejects = dict(
             self.con.execute(
-                "select error_type::varchar, count(*) from __rejects group by all"
+                "select error_type::varchar, count(distinct line_byte_position) "
+                "from __rejects group by all"
             ).fetchall()
         )
         self.con.execute("drop table if exists __rejects")
@@ -414,15 +417,24 @@ class Loader:
         width = len(names)
         good = scan.field_counts == width
         n_batch, rejects = self._read_csv(landed, names)
-        wrong = int((~good).sum())
-        field_rejects = rejects.pop("TOO MANY COLUMNS", 0) + rejects.pop("MISSING COLUMNS", 0)
+        short = int((scan.field_counts < width).sum())
+        long = int((scan.field_counts > width).sum())
+        too_many = rejects.pop("TOO MANY COLUMNS", 0)
+        missing = rejects.pop("MISSING COLUMNS", 0)
         if rejects:
             kinds = ", ".join(sorted(rejects))
             raise FileRejected(f"not readable as CSV (DuckDB's reader found: {kinds})")
-        if n_batch != int(good.sum()) or field_rejects != wrong:
+        counts = {
+            "rows parsed": (n_batch, int(good.sum())),
+            "rows with too few fields": (missing, short),
+            "rows with too many fields": (too_many, long),
+        }
+        differ = [f"{what}: {a} by the reader, {b} by the line scan"
+                  for what, (a, b) in counts.items() if a != b]
+        if differ:
             raise FileRejected(
-                "not readable as CSV: its records could not be matched to lines "
-                f"({n_batch} parsed rows for {int(good.sum())} well-formed records)"
+                "not readable as CSV: its records could not be matched to lines ("
+                + "; ".join(differ) + ")"
             )
         self.con.register(
             "__lines", pd.DataFrame({"__ordinal": np.arange(n_batch, dtype=np.int64),

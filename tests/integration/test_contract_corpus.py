@@ -67,6 +67,10 @@ CASES = {
     "24_date_rules": Case("LOADED", (3, 1, 2), {2: "DATE_RULE", 3: "DATE_RULE"}),
     "25_duplicate_key": Case("LOADED", (4, 2, 2), {2: "UNKNOWN_CODE", 4: "DUPLICATE_KEY"}),
     "26_several_faults": Case("LOADED", (3, 1, 2), {2: "MISSING_VALUE", 3: "UNKNOWN_CODE"}),
+    # One row of 3 fields where the header has 12, among 175 good ones (issue 10, item 1):
+    # DuckDB logs one reject per missing column, which once rejected the whole file.
+    "27_too_few_fields_in_long_file": Case("LOADED", (176, 175, 1), {5: "WRONG_FIELD_COUNT"}),
+    "28_three_fields_too_many": Case("LOADED", (176, 175, 1), {122: "WRONG_FIELD_COUNT"}),
 }
 
 
