@@ -4,19 +4,36 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
+from orchestration.lib.key_fingerprint import KeyMismatch, check_key_read_only
 from orchestration.lib.settings import Settings
 from orchestration.lib.warehouse import connect_config
 
 EPILOG = """
 environment:
   ICW_HOME                   where ICW keeps its data (default ./data)
-  ICW_LANDING_DIR            where extracts arrive (default $ICW_HOME/landing)
+  ICW_LANDING_DIR            where extracts arrive (default $ICW_HOME/landing, created if
+                             missing; a folder named here or with --landing must exist)
   ICW_WAREHOUSE              the DuckDB warehouse (default $ICW_HOME/warehouse.duckdb)
-  ICW_PSEUDONYMISATION_KEY   secret key for person_id (a public demo key is used if unset)
+  ICW_PSEUDONYMISATION_KEY   secret key for person_id (a public demo key is used if unset);
+                             the warehouse records its fingerprint and refuses a refresh with
+                             another key: change keys with `icw rotate-key`
   ICW_DUCKDB_MEMORY_LIMIT    most memory DuckDB may use, in the loader and in dbt (default 1GB)
+"""
+
+ROTATE_DESCRIPTION = """\
+Change the pseudonymisation key. person_ids cannot be re-keyed, so this rebuilds the warehouse
+from the archived deliveries ($ICW_HOME/archive) with the key now in ICW_PSEUDONYMISATION_KEY
+(set it to the NEW key; the old one is not needed), into a new file beside the warehouse; builds
+and publishes the marts there; checks that the rebuild has the same rows and published figures;
+and only then swaps the files. The old file is kept beside it as
+<warehouse>.before-rotation-<UTC time>.duckdb: it holds person_ids under the OLD key, so protect
+it and delete it when you no longer need it. The audit history (every arrival, rejected files
+included) is kept. Holds the writer's lock throughout; the landing folder is not touched.
+Afterwards every refresh must use the new key.
 """
 
 
@@ -44,6 +61,19 @@ def _parser() -> argparse.ArgumentParser:
     _location_args(rep)
     rep.add_argument("--wait", action="store_true", help="wait for a running refresh")
 
+    rot = sub.add_parser(
+        "rotate-key",
+        help="change the pseudonymisation key: rebuild the warehouse from the archive",
+        description=ROTATE_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    rot.add_argument("--warehouse", type=Path, help="warehouse file (overrides ICW_WAREHOUSE)")
+    rot.add_argument("--wait", action="store_true", help="wait for a running refresh")
+    rot.add_argument("--allow-changed-figures", action="store_true",
+                     help="swap in the rebuild even if its published tables differ from the old "
+                     "ones (the models or reference data changed since the last refresh)")
+    rot.add_argument("--record-only", action="store_true",
+                     help="rebuild nothing: record ICW_PSEUDONYMISATION_KEY as the key of a "
+                     "warehouse built before ICW recorded keys (only if you are sure it is)")
+
     demo = sub.add_parser("demo", help="generate demo extracts into the landing folder, refresh")
     _generator_args(demo)
     _location_args(demo)
@@ -51,12 +81,43 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _whole_number(text: str, least: int, why: str = "") -> int:
+    """An argparse type: a whole number of at least `least` (exit 2 with a usage line)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least} (got {value}){why}")
+    return value
+
+
+def _people(text: str) -> int:
+    return _whole_number(text, 100, "; the model needs a caseload")
+
+
+def _months(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def _seed(text: str) -> int:
+    return _whole_number(text, 0)
+
+
+def _month(text: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise argparse.ArgumentTypeError(f"must be a month as YYYY-MM (got {text!r})")
+    return text
+
+
 def _generator_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--people", type=int, default=17000,
-                   help="people under supervision at any time (default 17000: a division)")
-    p.add_argument("--start", default="2023-10", help="first month, YYYY-MM (default 2023-10)")
-    p.add_argument("--months", type=int, default=36, help="number of months (default 36)")
-    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--people", type=_people, default=17000,
+                   help="people under supervision at any time, at least 100 (default 17000: a "
+                   "division)")
+    p.add_argument("--start", type=_month, default="2023-10",
+                   help="first month, YYYY-MM (default 2023-10)")
+    p.add_argument("--months", type=_months, default=36, help="number of months (default 36)")
+    p.add_argument("--seed", type=_seed, default=1, help="random seed, 0 or more (default 1)")
 
 
 def _location_args(p: argparse.ArgumentParser) -> None:
@@ -127,11 +188,58 @@ def main(argv: list[str] | None = None) -> int:
             _generate(args, args.out.expanduser().resolve())
             return 0
         settings = _settings(args)
-        settings.ensure_dirs()
+        if args.command == "rotate-key":
+            connect_config()
+            return _rotate(args, settings)
+        settings.ensure_dirs()  # a landing folder named but missing is an error (exit 2)
         connect_config()  # a bad ICW_DUCKDB_MEMORY_LIMIT is a usage error, said before any work
-    except (ValueError, OSError) as exc:
+        if args.command in ("refresh", "demo"):
+            check_key_read_only(settings)  # another key: refuse before any file is touched
+    except (ValueError, OSError, KeyMismatch) as exc:
         print(f"icw {args.command}: {exc}", file=sys.stderr)
         return 2
+    try:
+        return _run(args, settings)
+    except KeyMismatch as exc:  # found under the writer's lock, when the pre-check could not run
+        print(f"icw {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from orchestration.lib.lock import WarehouseBusy
+    from orchestration.rotation import (
+        AlreadyThisKey,
+        RotationFailed,
+        RotationRefused,
+        record_key,
+        rotate_key,
+    )
+
+    try:
+        if args.record_only:
+            print(record_key(settings))
+            return 0
+        summary = rotate_key(settings, wait=args.wait,
+                             allow_changed_figures=args.allow_changed_figures)
+    except AlreadyThisKey as exc:
+        print(f"icw rotate-key: {exc}")
+        return 0
+    except RotationRefused as exc:
+        print(f"icw rotate-key: {exc}", file=sys.stderr)
+        return 2
+    except WarehouseBusy as exc:
+        print(f"icw: {exc}", file=sys.stderr)
+        return 75
+    except RotationFailed as exc:
+        print(f"icw rotate-key: failed: {str(exc).rstrip('.')}. The warehouse is unchanged.",
+              file=sys.stderr)
+        return 1
+    for line in summary.lines():
+        print(line)
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "demo":
         demo_dir = settings.home / "demo"
         try:

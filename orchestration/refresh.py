@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestration.lib.key_fingerprint import check_warehouse_key
 from orchestration.lib.lock import warehouse_lock
 from orchestration.lib.settings import Settings
 from orchestration.lib.warehouse import connect
@@ -219,9 +220,13 @@ def run_refresh(
     since = dt.datetime.now(dt.UTC)
     settings.ensure_dirs()
     prepare_dagster_home(settings)
-    if warning := settings.warn_if_demo_key():
-        log(f"WARNING: {warning}")
     with warehouse_lock(settings.lock_file, wait=wait):
+        if not only_report:  # the report reads no file and makes no person_id
+            # Refuses (KeyMismatch) before any file is read if the key did not build the warehouse
+            if note := check_warehouse_key(settings):
+                log(note)
+        if warning := settings.warn_if_demo_key():
+            log(f"WARNING: {warning}")
         defs = build_definitions(settings)
         job = defs.resolve_job_def("refresh")
         # Emailing the PDF belongs to the monthly schedule's job, not to `icw refresh`.

@@ -18,6 +18,10 @@ DEMO_PSEUDONYMISATION_KEY = "icw-demo-key-not-for-real-data"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+class LandingMissing(ValueError):
+    """A landing folder named explicitly does not exist: a mistyped path, not an empty delivery."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where ICW keeps its data and how it protects it."""
@@ -27,6 +31,9 @@ class Settings:
     warehouse: Path
     pseudonymisation_key: str = field(repr=False)
     uses_demo_key: bool
+    #: True when the landing folder is the default one under ICW_HOME, which a run may create;
+    #: a folder named explicitly (--landing, ICW_LANDING_DIR) must already exist.
+    landing_is_default: bool = True
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_user: str | None = None
@@ -68,9 +75,11 @@ class Settings:
         recipients = tuple(
             r.strip() for r in (env.get("ICW_REPORT_RECIPIENTS") or "").split(",") if r.strip()
         )
+        landing = Path(env.get("ICW_LANDING_DIR") or home / "landing").expanduser().resolve()
         return cls(
             home=home,
-            landing_dir=Path(env.get("ICW_LANDING_DIR") or home / "landing").expanduser().resolve(),
+            landing_dir=landing,
+            landing_is_default=landing == home / "landing",
             warehouse=Path(env.get("ICW_WAREHOUSE") or home / "warehouse.duckdb")
             .expanduser()
             .resolve(),
@@ -85,16 +94,31 @@ class Settings:
         )
 
     def ensure_dirs(self) -> None:
-        """Create the folders a run writes to (never the landing folder's contents)."""
+        """Create the folders a run writes to (never the landing folder's contents).
+
+        The default landing folder is created; one named explicitly is not, so that a mistyped
+        path fails (LandingMissing) instead of loading nothing and reporting success.
+        """
+        self.check_landing()
         for path in (
             self.home,
-            self.landing_dir,
+            *((self.landing_dir,) if self.landing_is_default else ()),
             self.archive_dir,
             self.quarantine_dir,
             self.reports_dir,
             self.warehouse.parent,
         ):
             path.mkdir(parents=True, exist_ok=True)
+
+    def check_landing(self) -> None:
+        """Raise LandingMissing when an explicitly named landing folder is not a folder."""
+        if self.landing_is_default or self.landing_dir.is_dir():
+            return
+        what = "is not a folder" if self.landing_dir.exists() else "does not exist"
+        raise LandingMissing(
+            f"the landing folder {self.landing_dir} {what}; correct --landing or "
+            "ICW_LANDING_DIR, or create the folder first"
+        )
 
     def warn_if_demo_key(self) -> str | None:
         """Say loudly, on every run, that person ids are made with the public demo key."""

@@ -99,6 +99,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+    ensure_key_table(con)
     # One row per expectation per loaded file: the suite's count of rows breaking each rule of the
     # contract in the file's raw batch (before quarantine). Counts only, never a value.
     con.execute(
@@ -112,6 +113,27 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             column_name varchar,
             unexpected_count bigint not null,
             success boolean not null
+        )
+        """
+    )
+
+
+def ensure_key_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Create audit.pseudonymisation_key: which key built the warehouse, as fingerprints.
+
+    One row per event (first load, a pre-fingerprint warehouse verified, a rotation); the
+    newest row is the key every run must use. A fingerprint cannot be turned back into its
+    key (orchestration/lib/key_fingerprint.py).
+    """
+    con.execute("create schema if not exists audit")
+    con.execute(
+        """
+        create table if not exists audit.pseudonymisation_key (
+            entry_id integer primary key,
+            fingerprint varchar not null,
+            event varchar not null,
+            recorded_at timestamp not null,
+            note varchar
         )
         """
     )

@@ -6,6 +6,7 @@ from dagster_duckdb import DuckDBResource
 
 from orchestration.lib.contract import EXTRACTS
 from orchestration.lib.ingest import DUPLICATE, LOADED, REJECTED, IngestSummary, ingest
+from orchestration.lib.key_fingerprint import check_before_loading
 from orchestration.lib.settings import Settings
 from orchestration.resources import WarehouseLock
 
@@ -43,11 +44,18 @@ def _extract_metadata(summary: IngestSummary, extract: str) -> dict[str, dg.Meta
 def landed_extracts(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, warehouse_lock: WarehouseLock
 ):
-    """Load every file in the landing folder, in the contract's order, one commit per file."""
+    """Load every file in the landing folder, in the contract's order, one commit per file.
+
+    First, check_before_loading (lib/key_fingerprint.py) refuses a key that did not build the
+    warehouse, before any file is read, for runs from the UI, the sensor and the schedule too.
+    """
     settings = Settings.from_env()
-    if warning := settings.warn_if_demo_key():
-        context.log.warning(warning)
+    settings.check_landing()
     with duckdb.get_connection() as con:
+        if note := check_before_loading(con, settings):
+            context.log.info(note)
+        if warning := settings.warn_if_demo_key():
+            context.log.warning(warning)
         summary = ingest(con, settings, log=context.log.info)
     for name, key in RAW_KEYS.items():
         yield dg.MaterializeResult(asset_key=key, metadata=_extract_metadata(summary, name))
