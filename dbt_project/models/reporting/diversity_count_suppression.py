@@ -1,0 +1,35 @@
+"""reporting.diversity_count_suppression: which counts of the diversity tables are hidden, why.
+
+Computed by `orchestration.lib.disclosure.suppress_cells` from the exact counts of
+`diversity_table_counts`: counts of 1 to 4 (primary), then complementary (secondary) cells until
+an intruder's audit (a linear programme per year and count, over the three linked tables) can
+work none of them out. `diversity_table_cells` applies it. Keys and labels only, no counts.
+Types are set here; `matches_declared_columns` checks them against
+diversity_count_suppression.yml.
+"""
+
+COLUMN_TYPES = (
+    ("period_type", "varchar"),
+    ("period", "varchar"),
+    ("measure", "varchar"),
+    ("dimension", "varchar"),
+    ("row_key", "varchar"),
+    ("column_key", "varchar"),
+    ("count_suppression", "varchar"),
+    ("suppression_round", "integer"),
+)
+ORDER_BY = "period_type, period, measure, dimension, row_key, column_key"
+
+
+def model(dbt, session):
+    """Suppress the diversity tables' counts until the audit finds nothing to work out."""
+    from orchestration.lib import disclosure
+
+    dbt.config(materialized="table")
+    cells = dbt.ref("diversity_table_counts").order(ORDER_BY).df()
+    suppression = disclosure.suppress_cells(cells)
+    session.register("diversity_count_suppression_computed", suppression)
+    columns = ", ".join(f"cast({column} as {type_}) as {column}" for column, type_ in COLUMN_TYPES)
+    return session.sql(
+        f"select {columns} from diversity_count_suppression_computed order by {ORDER_BY}"
+    )
