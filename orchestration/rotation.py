@@ -155,7 +155,8 @@ def _reload(
                 if outcome else None
             )
             if outcome is None or outcome.status != LOADED or counts != arrival.counts:
-                got = f"{outcome.status} {counts}" if outcome else "no outcome"
+                got = (f"{outcome.status} {counts}" + (f": {outcome.message}" if outcome.message
+                                                        else "")) if outcome else "no outcome"
                 raise RotationFailed(
                     f"{arrival.file_name} (load {arrival.load_id}) loads differently today "
                     f"({got}, was LOADED {arrival.counts}): the contract or reference data "
