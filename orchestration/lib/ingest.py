@@ -27,7 +27,7 @@ import pandas as pd
 
 from orchestration.lib import contract as c
 from orchestration.lib.pseudonymise import person_ids
-from orchestration.lib.scan import CsvStructureError, scan_records
+from orchestration.lib.scan import CsvStructureError, RecordScan, scan_records
 from orchestration.lib.settings import Settings
 from orchestration.lib.warehouse import ensure_schema, raw_columns
 
@@ -164,6 +164,8 @@ def _decode(landed: LandedFile, delivered: bytes) -> bytes:
     """Decompress (checking the gzip trailer) and check the text is UTF-8."""
     data = delivered
     if landed.name.endswith(".gz"):
+        if not delivered:  # Python reads zero bytes as an empty stream; it is no gzip at all
+            raise FileRejected("not readable as gzip (the .gz is empty: no gzip header)")
         try:
             data = gzip.decompress(delivered)
         except (OSError, EOFError, zlib.error) as exc:
@@ -374,68 +376,76 @@ class Loader:
             )
         return outcome
 
-    def _read_csv(self, landed: LandedFile, names: list[str]) -> tuple[int, dict]:
-        """Read the file's records as text into temp table __batch, in file order."""
+    def _read_csv(self, landed: LandedFile, scan: RecordScan, width: int) -> int:
+        """Read every record of the file as text into temp table __batch, in file order.
+
+        The header is read as the first record (DuckDB's ``skip`` miscounts blank lines that mix
+        LF and CRLF before it; its own skipping of blank lines does not). One row per record,
+        whatever its number of fields: ``width`` columns wide (the widest
+        record's), short records padded with NULL. Which records have the header's number of
+        fields is the line scan's to say, so DuckDB's rejects are not needed. Not strict mode:
+        it refuses a file that mixes LF and CRLF line endings, which the contract allows, and
+        what else it refuses (a quote inside an unquoted value, text after a closing quote, a
+        lone carriage return) the line scan has already rejected, naming the line. DuckDB
+        cannot pad records in parallel when a quoted value holds a line break.
+        """
         # DuckDB reads .gz itself (the gzip trailer was checked when the file was decoded), so
         # no decompressed copy of personal data is ever written outside the delivery folders.
-        source = landed.path
-        columns = {f"__c{i}": "VARCHAR" for i in range(len(names))}
+        columns = {f"__c{i}": "VARCHAR" for i in range(width)}
         self.con.execute("drop table if exists __batch")
-        self.con.execute(
-            """
-            create temp table __batch as
-            select * from read_csv(
-                $path, header = true, auto_detect = false, columns = $columns, delim = ',',
-                quote = '"', escape = '"', all_varchar = true, strict_mode = true,
-                null_padding = false, store_rejects = true, rejects_table = '__rejects',
-                rejects_scan = '__rejects_scan', rejects_limit = 0, encoding = 'utf-8',
-                max_line_size = 10000000
-            )
-            """,
-            {"path": str(source), "columns": columns},
-        )
-        # DuckDB logs one entry per missing or extra column, not one per row: count the rows
-        # (each entry of a row carries the byte position where the row's line starts).
-        rejects = dict(
+        try:
             self.con.execute(
-                "select error_type::varchar, count(distinct line_byte_position) "
-                "from __rejects group by all"
-            ).fetchall()
-        )
-        self.con.execute("drop table if exists __rejects")
-        self.con.execute("drop table if exists __rejects_scan")
-        return self.con.execute("select count(*) from __batch").fetchone()[0], rejects
+                """
+                create temp table __batch as
+                select * from read_csv(
+                    $path, header = false, auto_detect = false,
+                    columns = $columns, delim = ',', quote = '"', escape = '"',
+                    all_varchar = true, strict_mode = false, null_padding = true,
+                    parallel = $parallel, encoding = 'utf-8', max_line_size = 10000000
+                )
+                """,
+                {"path": str(landed.path), "columns": columns,
+                 "parallel": not scan.quoted_line_breaks},
+            )
+        except duckdb.InvalidInputException as exc:  # the scan found no fault; never a crash
+            first = str(exc).splitlines()[0].split("Error: ", 1)[-1]
+            raise FileRejected(f"not readable as CSV (DuckDB's reader: {first})") from exc
+        return self.con.execute("select count(*) from __batch").fetchone()[0]
 
     def _load_rows(
         self,
         landed: LandedFile,
         extract: c.Extract,
-        scan,
+        scan: RecordScan,
         names: list[str],
         load_id: int,
     ) -> FileOutcome:
         width = len(names)
         good = scan.field_counts == width
-        n_batch, rejects = self._read_csv(landed, names)
-        short = int((scan.field_counts < width).sum())
-        long = int((scan.field_counts > width).sum())
-        too_many = rejects.pop("TOO MANY COLUMNS", 0)
-        missing = rejects.pop("MISSING COLUMNS", 0)
-        if rejects:
-            kinds = ", ".join(sorted(rejects))
-            raise FileRejected(f"not readable as CSV (DuckDB's reader found: {kinds})")
-        counts = {
-            "rows parsed": (n_batch, int(good.sum())),
-            "rows with too few fields": (missing, short),
-            "rows with too many fields": (too_many, long),
-        }
-        differ = [f"{what}: {a} by the reader, {b} by the line scan"
-                  for what, (a, b) in counts.items() if a != b]
-        if differ:
+        n_read = self._read_csv(landed, scan, max(width, int(scan.field_counts.max(initial=0))))
+        if n_read != scan.rows_read + 1:
             raise FileRejected(
-                "not readable as CSV: its records could not be matched to lines ("
-                + "; ".join(differ) + ")"
+                "not readable as CSV: its records could not be matched to lines (DuckDB's "
+                f"reader found {n_read} records, the line scan {scan.rows_read + 1})"
             )
+        # the header goes (the first row), and the records with a wrong number of fields, which
+        # are quarantined without values; rowids are not 0, 1, ... inside a transaction
+        self.con.execute("delete from __batch where rowid = (select min(rowid) from __batch)")
+        if not good.all():
+            wrong = np.flatnonzero(~good).astype(np.int64)
+            self.con.register("__wrong_ordinals", pd.DataFrame({"ordinal": wrong}))
+            self.con.execute(
+                """
+                delete from __batch where rowid in (
+                    select rowid from (
+                        select rowid, row_number() over (order by rowid) - 1 as ordinal
+                        from __batch
+                    ) semi join __wrong_ordinals using (ordinal)
+                )
+                """
+            )
+            self.con.unregister("__wrong_ordinals")
+        n_batch = int(good.sum())
         self.con.register(
             "__lines", pd.DataFrame({"__ordinal": np.arange(n_batch, dtype=np.int64),
                                      "__line": scan.line_numbers[good]})

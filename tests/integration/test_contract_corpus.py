@@ -71,6 +71,18 @@ CASES = {
     # DuckDB logs one reject per missing column, which once rejected the whole file.
     "27_too_few_fields_in_long_file": Case("LOADED", (176, 175, 1), {5: "WRONG_FIELD_COUNT"}),
     "28_three_fields_too_many": Case("LOADED", (176, 175, 1), {122: "WRONG_FIELD_COUNT"}),
+    # Found by the property test (test_loader_properties.py):
+    "29_mixed_line_endings": Case("LOADED", (3, 3, 0)),
+    "30_blank_lines_before_header": Case("LOADED", (3, 2, 1), {5: "UNKNOWN_CODE"}),
+    "31_quote_inside_unquoted_value": Case(
+        "REJECTED", message="not readable as CSV: a double quote inside an unquoted value, or "
+        "beside a quoted one, on line 3"
+    ),
+    "32_empty_gzip": Case("REJECTED", message="not readable as gzip"),
+    "33_text_after_closing_quote": Case(
+        "REJECTED", message="not readable as CSV: a double quote inside an unquoted value, or "
+        "beside a quoted one, on line 2"
+    ),
 }
 
 

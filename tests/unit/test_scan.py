@@ -46,3 +46,34 @@ def test_unterminated_quote_is_a_structure_error():
 def test_header_only_and_empty_files():
     assert scan_records(b"a,b\n").rows_read == 0
     assert scan_records(b"").header == []
+
+
+def test_a_quote_inside_an_unquoted_value_is_a_structure_error_naming_its_line():
+    with pytest.raises(CsvStructureError, match="on line 3"):
+        scan_records(b'a,b\n1,2\n3,said "done"\n4,5\n')
+
+
+def test_text_after_a_closing_quote_or_spaces_outside_quotes_are_structure_errors():
+    for data in (b'a,b\n1,"x"y\n', b'a,b\n1, "x"\n', b'a,b\n1,"x" \n'):
+        with pytest.raises(CsvStructureError, match="on line 2"):
+            scan_records(data)
+
+
+def test_doubled_and_empty_quoted_values_are_rfc_4180():
+    scan = scan_records(b'\xef\xbb\xbf"a","b"\r\n"""x""",""\r\n"",1\n')
+    assert scan.header == ["a", "b"]
+    assert scan.field_counts.tolist() == [2, 2]
+
+
+def test_a_carriage_return_without_a_line_feed_is_a_structure_error():
+    with pytest.raises(CsvStructureError, match="carriage return without a line feed on line 2"):
+        scan_records(b"a,b\r\n1,2\r3,4\r\n")
+    assert scan_records(b'a,b\n1,"x\ry"\n').rows_read == 1  # inside quotes it is a value
+
+
+def test_mixed_line_endings_and_blank_lines_before_the_header():
+    scan = scan_records(b"\r\n\na,b\r\n1,2\n\r\n3,4\r\n")
+    assert scan.header_line == 3
+    assert scan.line_numbers.tolist() == [4, 6]
+    assert not scan.quoted_line_breaks
+    assert scan_records(b'a,b\n1,"x\ny"\n').quoted_line_breaks
