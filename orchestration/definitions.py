@@ -14,7 +14,7 @@ from orchestration.defs.ingestion.assets import landed_extracts
 from orchestration.defs.ingestion.checks import every_row_accounted_for, expectation_checks
 from orchestration.defs.ingestion.freshness import caseload_arrived_within_35_days
 from orchestration.defs.reporting.assets import report_emailed, report_site
-from orchestration.defs.transformation.checks import consistency_checks
+from orchestration.defs.transformation.checks import consistency_checks, disclosure_checks
 from orchestration.defs.transformation.dbt import build_dbt_assets, mart_keys
 from orchestration.defs.transformation.publish import build_publish_asset
 from orchestration.lib.settings import Settings
@@ -29,7 +29,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         assets=[landed_extracts, dbt_models, build_publish_asset(mart_keys(dbt_models)),
                 report_site, report_emailed],
         asset_checks=[every_row_accounted_for, caseload_arrived_within_35_days,
-                      *expectation_checks, *consistency_checks],
+                      *expectation_checks, *consistency_checks, *disclosure_checks],
         jobs=[refresh_job, monthly_report_job],
         schedules=[monthly_refresh_schedule],
         sensors=[landing_sensor],

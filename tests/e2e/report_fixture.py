@@ -475,7 +475,8 @@ def run_dbt_reporting(warehouse: Path, work_dir: Path) -> None:
     dbt = Path(sys.executable).parent / "dbt"
     env = {**os.environ, "ICW_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
     done = subprocess.run(
-        [str(dbt), "build", "--select", "diversity_groups", "diversity_table_cells",
+        [str(dbt), "build", "--select", "diversity_groups", "diversity_table_counts",
+         "diversity_count_suppression", "diversity_table_cells",
          "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
          "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs")],
         cwd=DBT_PROJECT, env=env, capture_output=True, text=True, timeout=600, check=False,

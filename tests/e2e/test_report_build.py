@@ -327,21 +327,16 @@ def test_diversity_shows_controlled_figures_only(built: Built, dom: dict[str, st
     table = {"data-dimension": dimension, "data-measure": "REFERRALS", "data-shown": "count"}
     cell = rf'<td[^>]*data-row="{intervention}" data-column="{group}"'
     assert _cell(html, table, cell) == "[c]"
-    # A cell whose row and column hold no count of 1 to 4 cannot be suppressed: exact figure.
+    # A cell the disclosure control leaves shown carries the marts' exact figure.
     [(intervention, dimension, group, referrals)] = built.query(
         f"""
-        with m as (select * from marts.division_diversity_measures where period = {year}),
-        small_rows as (
-            select distinct dimension, intervention_code from m where referrals between 1 and 4
-        ),
-        small_columns as (
-            select distinct dimension, group_value from m where referrals between 1 and 4
-        )
-        select intervention_code, dimension, group_value, referrals from m
-        where (dimension, intervention_code) not in (select * from small_rows)
-            and (dimension, group_value) not in (select * from small_columns)
-            and referrals >= 1000
-        order by dimension, intervention_code, group_value limit 1
+        select m.intervention_code, m.dimension, m.group_value, m.referrals
+        from marts.division_diversity_measures as m
+        inner join reporting.diversity_table_cells as c
+            on c.period = m.period and c.dimension = m.dimension and c.measure = 'REFERRALS'
+            and c.row_key = m.intervention_code and c.column_key = m.group_value
+        where m.period = {year} and c.count_suppression is null and m.referrals >= 1000
+        order by m.dimension, m.intervention_code, m.group_value limit 1
         """
     )
     table = {"data-dimension": dimension, "data-measure": "REFERRALS", "data-shown": "count"}

@@ -1,18 +1,28 @@
-"""Asset checks that surface the consistency flags and recording checks in the Dagster UI.
+"""Asset checks on the build, read right after `dbt build`, before anything is published.
 
-They warn and never block: an LDU out of line, or a recording problem, is a finding for the
-division to look at, not a fault in the build. They read the build schema right after
-`dbt build`, so they report on the tables about to be published. The queries and summaries are
-in orchestration.lib.findings; these functions only turn them into check results.
+`ldus_out_of_line` and `recording_problems` surface the consistency flags and recording checks
+in the Dagster UI. They warn and never block: an LDU out of line, or a recording problem, is a
+finding for the division to look at, not a fault in the build. Their queries and summaries are
+in orchestration.lib.findings.
+
+`no_suppressed_count_disclosed` blocks: it is the intruder's audit of the report's diversity
+tables (orchestration.lib.disclosure), and when it can work out a suppressed count the tables
+are not published (the publish step waits for it).
+
+These functions only turn the plain functions' results into check results.
 """
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from orchestration.lib.disclosure import audit_published, read_published_cells
 from orchestration.lib.findings import consistency_findings, recording_findings
 
 CONSISTENCY_FLAGS_KEY = dg.AssetKey(["marts", "consistency_flags"])
 DATA_QUALITY_ISSUES_KEY = dg.AssetKey(["marts", "data_quality_issues"])
+DIVERSITY_TABLE_CELLS_KEY = dg.AssetKey(["reporting", "diversity_table_cells"])
+#: Findings listed in the check's metadata (the count is always complete).
+LISTED_FINDINGS = 50
 
 
 @dg.asset_check(
@@ -67,4 +77,41 @@ def recording_problems(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     )
 
 
+@dg.asset_check(
+    asset=DIVERSITY_TABLE_CELLS_KEY,
+    name="no_suppressed_count_disclosed",
+    description=(
+        "The intruder's audit of the report's diversity tables as built: for every suppressed "
+        "count ([c]), its lowest and highest possible value given every shown count, the totals "
+        "and that counts are not negative (a linear programme per year and count). Fails, and "
+        "blocks publication, when any suppressed count can be worked out exactly."
+    ),
+    blocking=True,
+    pool="warehouse",
+)
+def no_suppressed_count_disclosed(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    """Fail (and stop the publish) when a suppressed count of the built tables is disclosed."""
+    with duckdb.get_connection() as con:
+        report = audit_published(read_published_cells(con))
+    return dg.AssetCheckResult(
+        passed=report.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            None if report.passed else
+            f"{len(report.findings)} suppressed counts of reporting_build.diversity_table_cells "
+            "can be worked out from the rest of their tables; fix the disclosure control "
+            "(orchestration/lib/disclosure.py) and refresh again"
+        ),
+        metadata={
+            "table_sets": dg.MetadataValue.int(report.table_sets),
+            "suppressed_counts": dg.MetadataValue.int(report.suppressed),
+            "disclosed": dg.MetadataValue.int(len(report.findings)),
+            "disclosed_cells": dg.MetadataValue.json(
+                [f.line() for f in report.findings[:LISTED_FINDINGS]]
+            ),
+        },
+    )
+
+
 consistency_checks = [ldus_out_of_line, recording_problems]
+disclosure_checks = [no_suppressed_count_disclosed]
