@@ -14,7 +14,7 @@ export DAGSTER_HOME ?= $(ICW_HOME)/dagster
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install demo test dev docs lint bench clean chromium
+.PHONY: help install demo test test-fuzz dev docs lint bench clean chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,6 +60,10 @@ demo: install ## generate demo extracts, refresh the warehouse, build the report
 
 test: install ## run the whole test suite (unit, integration, e2e)
 	$(BIN)/python -m pytest
+
+test-fuzz: $(PY_STAMP) ## the loader's property test at length (5,000 damaged files, ~40 min)
+	ICW_FUZZ_EXAMPLES=$${ICW_FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -q \
+		tests/integration/test_loader_properties.py
 
 dev: install ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m orchestration.definitions
