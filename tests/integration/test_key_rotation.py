@@ -201,3 +201,44 @@ def test_after_rotation_only_the_new_key_refreshes(story):
         con.close()
     assert new_id == person_id(story.crn, KEY_A)  # made with the new key
     assert known  # and it links to the rebuilt caseload: one person, not two
+
+
+@pytest.mark.parametrize("key", [KEY_B, None], ids=["another key", "no key"])
+def test_a_run_from_the_ui_sensor_or_schedule_fails_its_ingestion_step_the_same_way(
+    tmp_path: Path, key: str | None
+):
+    """Runs Dagster launches do not pass through `icw`: the ingestion step itself refuses."""
+    import dagster as dg
+    from dagster_duckdb import DuckDBResource
+
+    from orchestration.defs.ingestion.assets import landed_extracts
+    from orchestration.lib.key_fingerprint import FIRST_LOAD, record_fingerprint
+    from orchestration.lib.warehouse import connect, connect_config
+    from orchestration.resources import WarehouseLock
+    from tests.conftest import icw_environment
+
+    extra = {"ICW_PSEUDONYMISATION_KEY": key or ""}
+    with icw_environment(tmp_path, **extra) as settings:
+        con = connect(settings.warehouse)
+        record_fingerprint(con, KEY_A, FIRST_LOAD)
+        con.close()
+        settings.landing_dir.mkdir()
+        (settings.landing_dir / "caseload_2024-04-30.csv").write_text("snapshot_date,crn\n")
+        before = files(settings.landing_dir)
+        result = dg.materialize(
+            [landed_extracts],
+            resources={"duckdb": DuckDBResource(database=str(settings.warehouse),
+                                                connection_config=connect_config()),
+                       "warehouse_lock": WarehouseLock()},
+            raise_on_error=False,
+        )
+        assert files(settings.landing_dir) == before
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    error = failure.event_specific_data.error
+    message = error.cause.message.strip()  # what the UI shows as the step's error
+    assert message.startswith("orchestration.lib.key_fingerprint.KeyMismatch: ")
+    assert len(message.splitlines()) == 1
+    assert "ICW_PSEUDONYMISATION_KEY " in message and "nothing was read or loaded" in message
+    assert KEY_A not in message and (key is None or key not in message)
+    assert not (settings.archive_dir).exists() or not any(settings.archive_dir.rglob("*.csv"))
