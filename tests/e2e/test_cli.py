@@ -192,3 +192,12 @@ def test_rotate_key_refuses_without_a_key_and_names_the_backup_in_its_help(keyed
     assert "already built with ICW_PSEUDONYMISATION_KEY; nothing to do" in result.stdout
     help_text = icw("rotate-key", "--help").stdout
     assert "before-rotation" in help_text and "OLD key" in help_text
+
+
+def test_demo_into_a_named_landing_folder_that_is_missing_generates_nothing(tmp_path: Path):
+    result = icw("demo", "--landing", str(tmp_path / "missing"), "--people", "100",
+                 "--months", "1", "--no-report", env=clean_env(tmp_path / "home"))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"icw demo: the landing folder {tmp_path / 'missing'} does not exist")
+    assert not (tmp_path / "missing").exists() and not (tmp_path / "home" / "demo").exists()
