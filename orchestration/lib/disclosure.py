@@ -489,9 +489,15 @@ def protect(tables: TableSet, max_rounds: int = 10_000) -> Protection:
 
     released = [c for c in secondary if intervals[c].is_disclosed]
     if released:
-        hidden -= set(released)
-        secondary = [c for c in secondary if c not in set(released)]
-        intervals = auditor.intervals(published, hidden, exact=False)
+        shown_again = auditor.intervals(published, hidden - set(released), exact=False)
+        # Showing a figure the audit pins adds nothing, unless only its whole-number reading
+        # pins it (tables linked by a hidden total): then keep it hidden if that matters.
+        if any(shown_again[c].is_disclosed for c in primary):
+            released = []
+        else:
+            hidden -= set(released)
+            secondary = [c for c in secondary if c not in set(released)]
+            intervals = shown_again
     return Protection(
         primary=primary, secondary=secondary, intervals=intervals, rounds=rounds,
         released=released,

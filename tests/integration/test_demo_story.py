@@ -164,3 +164,15 @@ def test_funnel_limits_are_published_for_every_group_with_the_flags_centre(wareh
     ).fetchall()
     assert mismatched == []
     assert warehouse.execute("select count(*) from reporting.funnel_limits").fetchone()[0] > 0
+
+
+def test_the_demos_diversity_tables_pass_the_intruders_audit(demo, warehouse):
+    from orchestration.lib import disclosure
+
+    _, summary, _ = demo
+    report = disclosure.audit_published(disclosure.read_published_cells(warehouse, "reporting"))
+    assert report.passed, [f.line() for f in report.findings[:10]]
+    assert report.table_sets >= 6 and report.suppressed > 100
+    assert "reporting/diversity_table_cells:no_suppressed_count_disclosed" not in (
+        summary.failed_checks + summary.warnings
+    )

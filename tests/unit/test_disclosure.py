@@ -192,12 +192,14 @@ def test_protect_is_deterministic_and_ignores_the_frames_row_order():
     assert first.equals(again)
 
 
-def test_a_secondary_cell_the_audit_can_work_out_anyway_is_shown():
+def test_no_hidden_cell_primary_or_secondary_can_be_worked_out():
     for seed in range(12):
         tables = random_tables(random.Random(seed), n_rows=5, n_columns=4)
         protection = d.protect(tables)
-        assert not any(protection.intervals[c].is_disclosed for c in protection.secondary)
-        for cell in protection.released:
+        hidden = protection.primary + protection.secondary
+        assert set(protection.intervals) == set(hidden)
+        assert protection.disclosed == []
+        for cell in protection.released:  # shown again: the audit pinned them anyway
             assert protection.status(cell) is None
 
 
