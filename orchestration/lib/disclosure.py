@@ -425,16 +425,21 @@ class Protection:
 def protect(tables: TableSet, max_rounds: int = 10_000) -> Protection:
     """Primary suppression, then complementary suppression until the audit finds nothing.
 
-    Each round audits the set, takes the first disclosed primary cell in the set's order, and
-    hides the cheapest rectangle of cells that protects it: the cell's own row and column each
-    get one more hidden cell, and the cell where that row and column cross closes the loop, so
-    the four can move together (+t, -t, -t, +t) without changing any total. Cost, in order: the
-    fewest totals, the fewest zeros (a hidden 0 can only move one way), the smallest sum of
-    counts, the fewest new cells, then the table's order. The first rectangle whose cells make
-    the audit give the cell two possible values wins; if none does alone, the cheapest that
-    widens its interval is taken and the next round goes on. Secondary cells the final audit
-    can work out exactly are shown again: hiding them hid nothing. Deterministic: the same
-    tables give the same cells, bit for bit.
+    Each round takes the first primary cell, in the set's order, that the audit can work out,
+    and hides the cheapest rectangle of cells that protects it: the cell's own row and column
+    each get one more hidden cell, and the cell where that row and column cross closes the
+    loop, so the four can move together (+1, -1, -1, +1) without changing any total. Cost, in
+    order: the fewest totals, the fewest zeros (a hidden 0 can only move one way), the smallest
+    sum of counts, the fewest new cells, then the table's order. The first rectangle that gives
+    the cell two possible values wins; if none does alone, the cheapest that widens its
+    interval is taken and the next round goes on. Secondary cells the final audit can work out
+    exactly are shown again: hiding them hid nothing. Deterministic: the same tables give the
+    same cells, bit for bit.
+
+    Hiding more can only widen what an intruder can say, so a cell once safe stays safe; a
+    cell is known safe without a linear programme when a rectangle of hidden cells can move it
+    by one either way and leave every count non-negative (two whole values, both possible).
+    The audit of the final set is a full one.
     """
     tables.check_adds_up()
     values = tables.values()
@@ -446,6 +451,7 @@ def protect(tables: TableSet, max_rounds: int = 10_000) -> Protection:
     hidden = set(primary)
     secondary: list[Cell] = []
     auditor = _Auditor(tables)
+    moves = _Moves(tables, values)
 
     def published(c: Cell) -> int:
         return values[c]  # type: ignore[return-value]
@@ -453,40 +459,47 @@ def protect(tables: TableSet, max_rounds: int = 10_000) -> Protection:
     def cost(new: Collection[Cell]) -> tuple[int, int, int, int]:
         return _cost([values[c] for c in new], sum(c in totals for c in new))
 
-    rounds = 0
-    while True:
-        intervals = auditor.intervals(published, hidden, exact=False)
-        exposed = [c for c in primary if intervals[c].is_disclosed]
-        if not exposed:
-            break
-        rounds += 1
-        if rounds > max_rounds:
-            raise RuntimeError(f"disclosure control did not settle in {max_rounds} rounds")
-        target = exposed[0]
-        before = intervals[target]
-        candidates = sorted(
-            (
-                (cost(new), place, new)
-                for place, new in enumerate(_rectangles(tables, target, hidden, order))
-            ),
-            key=lambda item: (item[0], item[1]),
-        )
-        if not candidates:
-            raise RuntimeError(f"no cell is left to protect {target}; the table cannot be shown")
-        chosen = None
-        widening = None
-        for _, _, new in candidates:
-            after = auditor.intervals(published, hidden | set(new), only=target)[target]
-            if not after.is_disclosed:
-                chosen = new
-                break
-            if widening is None and after.high - after.low > before.high - before.low:
-                widening = new
-        chosen = chosen or widening or candidates[0][2]
-        for c in chosen:
-            hidden.add(c)
-            secondary.append(c)
+    def is_safe(target: Cell, cells: set[Cell]) -> bool:
+        if moves.can_move(target, cells):
+            return True
+        return not auditor.intervals(published, cells, only=target)[target].is_disclosed
 
+    rounds = 0
+    for target in primary:
+        while not is_safe(target, hidden):
+            rounds += 1
+            if rounds > max_rounds:
+                raise RuntimeError(f"disclosure control did not settle in {max_rounds} rounds")
+            before = auditor.intervals(published, hidden, only=target)[target]
+            candidates = sorted(
+                (
+                    (cost(new), place, new)
+                    for place, new in enumerate(_rectangles(tables, target, hidden, order))
+                ),
+                key=lambda item: (item[0], item[1]),
+            )
+            if not candidates:
+                raise RuntimeError(f"no cell is left to protect {target}; the table cannot show")
+            chosen = None
+            widening = None
+            for _, _, new in candidates:
+                if moves.can_move(target, hidden | set(new)):
+                    chosen = new
+                    break
+                after = auditor.intervals(published, hidden | set(new), only=target)[target]
+                if not after.is_disclosed:
+                    chosen = new
+                    break
+                if widening is None and after.high - after.low > before.high - before.low:
+                    widening = new
+            chosen = chosen or widening or candidates[0][2]
+            for c in chosen:
+                hidden.add(c)
+                secondary.append(c)
+
+    intervals = auditor.intervals(published, hidden, exact=False)
+    if any(intervals[c].is_disclosed for c in primary):  # cannot happen: safety only grows
+        raise RuntimeError("disclosure control left a small count that can be worked out")
     released = [c for c in secondary if intervals[c].is_disclosed]
     if released:
         shown_again = auditor.intervals(published, hidden - set(released), exact=False)
@@ -502,6 +515,70 @@ def protect(tables: TableSet, max_rounds: int = 10_000) -> Protection:
         primary=primary, secondary=secondary, intervals=intervals, rounds=rounds,
         released=released,
     )
+
+
+class _Moves:
+    """Rectangles of hidden cells along which a cell's count can move without changing a total.
+
+    The true counts are one solution of the published equations; a rectangle whose four cells
+    are hidden gives another, one whole number up or down, when the cells it lowers are at
+    least 1. A move must keep every equation of every linked table, so one through a shared
+    row total is tried and refused when the other tables would notice.
+    """
+
+    def __init__(self, tables: TableSet, values: Mapping[Cell, int | None]) -> None:
+        self.tables = tables
+        self.values = values
+        self.equations_of: dict[Cell, list[tuple[Cell, tuple[Cell, ...]]]] = {}
+        for equation in tables.equations():
+            total, parts = equation
+            for cell in (total, *parts):
+                self.equations_of.setdefault(cell, []).append(equation)
+        self._moves: dict[Cell, list[dict[Cell, int]]] = {}
+
+    def _all_moves(self, target: Cell) -> list[dict[Cell, int]]:
+        """Every valid rectangle move through `target` (+1 at the target)."""
+        if target in self._moves:
+            return self._moves[target]
+        found: list[dict[Cell, int]] = []
+        for table in self.tables.tables:
+            for i, j in table.positions():
+                if self.tables.cell(table, i, j) != target:
+                    continue
+                for row in table.all_rows():
+                    if row == i:
+                        continue
+                    row_sign = 1 if (row == TOTAL) != (i == TOTAL) else -1
+                    for column in table.all_columns():
+                        if column == j:
+                            continue
+                        column_sign = 1 if (column == TOTAL) != (j == TOTAL) else -1
+                        move = {
+                            target: 1,
+                            self.tables.cell(table, i, column): column_sign,
+                            self.tables.cell(table, row, j): row_sign,
+                            self.tables.cell(table, row, column): row_sign * column_sign,
+                        }
+                        if len(move) == 4 and self._keeps_every_total(move):
+                            found.append(move)
+        self._moves[target] = found
+        return found
+
+    def _keeps_every_total(self, move: Mapping[Cell, int]) -> bool:
+        touched = {e for cell in move for e in self.equations_of.get(cell, [])}
+        return all(
+            move.get(total, 0) == sum(move.get(p, 0) for p in parts) for total, parts in touched
+        )
+
+    def can_move(self, target: Cell, hidden: Collection[Cell]) -> bool:
+        """Whether some rectangle of `hidden` cells moves `target` by one and stays possible."""
+        for move in self._all_moves(target):
+            if not all(c in hidden for c in move):
+                continue
+            for direction in (1, -1):
+                if all(self.values[c] + direction * sign >= 0 for c, sign in move.items()):
+                    return True
+        return False
 
 
 def _cost(counts: Sequence[int], totals: int) -> tuple[int, int, int, int]:
