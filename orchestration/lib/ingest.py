@@ -426,7 +426,8 @@ class Loader:
         if n_read != scan.rows_read + 1:
             raise FileRejected(
                 "not readable as CSV: its records could not be matched to lines (DuckDB's "
-                f"reader found {n_read} records, the line scan {scan.rows_read + 1})"
+                f"reader found {n_read} records, the line scan {scan.rows_read + 1}, header "
+                "included)"
             )
         # the header goes (the first row), and the records with a wrong number of fields, which
         # are quarantined without values; rowids are not 0, 1, ... inside a transaction

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.lib.ingest import ingest
+from orchestration.lib.ingest import Loader, ingest
 from orchestration.lib.settings import Settings
 from orchestration.lib.warehouse import connect
 
@@ -144,3 +144,24 @@ def test_loaded_at_is_utc_whatever_the_servers_time_zone(settings: Settings):
     after = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     loaded_at = con.execute("select loaded_at from audit.loads").fetchone()[0]
     assert before - dt.timedelta(seconds=1) <= loaded_at <= after + dt.timedelta(seconds=1)
+
+
+def test_a_file_whose_records_the_reader_and_the_scan_count_differently_names_both_counts(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+):
+    """Were DuckDB ever to split records unlike the line scan, the file is rejected whole."""
+    read = Loader._read_csv
+
+    def one_record_more(self, landed, scan, width):
+        n = read(self, landed, scan, width)
+        self.con.execute("insert into __batch select * from __batch limit 1")
+        return n + 1
+
+    monkeypatch.setattr(Loader, "_read_csv", one_record_more)
+    (settings.landing_dir / "caseload_2024-05-31.csv").write_text(
+        caseload("2024-05-31", ["A000001"]))
+    summary, con = run(settings)
+    assert [(o.status, o.message) for o in summary.outcomes] == [(
+        "REJECTED", "not readable as CSV: its records could not be matched to lines (DuckDB's "
+        "reader found 3 records, the line scan 2, header included)")]
+    assert con.execute("select count(*) from raw.caseload").fetchone()[0] == 0
