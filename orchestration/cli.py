@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 
+from orchestration.lib import stopping
 from orchestration.lib.key_fingerprint import KeyMismatch, check_key_read_only
 from orchestration.lib.settings import Settings
 from orchestration.lib.warehouse import connect_config
@@ -158,7 +160,7 @@ def _deliver(source: Path, landing: Path) -> int:
 
 def _refresh(args: argparse.Namespace, settings: Settings, only_report: bool = False) -> int:
     from orchestration.lib.lock import WarehouseBusy
-    from orchestration.refresh import RefreshFailed, run_refresh
+    from orchestration.refresh import RefreshFailed, RefreshStopped, run_refresh
 
     try:
         summary = run_refresh(
@@ -175,14 +177,47 @@ def _refresh(args: argparse.Namespace, settings: Settings, only_report: bool = F
               f"report are unchanged; fix the cause and run `icw {args.command}` again.",
               file=sys.stderr)
         return 1
+    except RefreshStopped as exc:
+        return _refresh_stopped(args.command, exc.signum, exc.published)
+    except stopping.StopRequested as exc:  # before or after the Dagster run: nothing written
+        return _refresh_stopped(args.command, exc.signum, published=False)
     for line in summary.lines():
         print(line)
     return 0
 
 
+def _refresh_stopped(command: str, signum: int | None, published: bool) -> int:
+    """One line for a refresh stopped on request; exit 143 (SIGTERM) or 130 (SIGINT)."""
+    how = f"on request ({stopping.signal_name(signum)})" if signum else "from the Dagster UI"
+    again = "icw report" if command == "report" else "icw refresh"
+    if published:
+        state = "the marts were published, the report was not rebuilt"
+    elif command == "report":
+        state = "the report is as it was"
+    else:
+        state = "nothing was published (the marts and the report are as they were)"
+    print(f"icw {command}: stopped {how}; {state}. The next `{again}` will finish the work.",
+          file=sys.stderr)
+    return stopping.exit_code(signum or signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `icw` console script."""
+    """Entry point of the `icw` console script.
+
+    SIGTERM and SIGINT stop any command cleanly: one line, and the shell's status for the
+    signal (143, 130) so that a supervisor can tell a requested stop from a failure (1).
+    """
     args = _parser().parse_args(argv)
+    with stopping.raise_on_stop_signals():
+        try:
+            return _main(args)
+        except stopping.StopRequested as exc:
+            print(f"icw {args.command}: stopped on request ({stopping.signal_name(exc.signum)}); "
+                  f"run `icw {args.command}` again to finish.", file=sys.stderr)
+            return stopping.exit_code(exc.signum)
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         if args.command == "generate":
             _generate(args, args.out.expanduser().resolve())

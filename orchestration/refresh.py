@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestration.lib import stopping
 from orchestration.lib.key_fingerprint import check_warehouse_key
 from orchestration.lib.lock import warehouse_lock
 from orchestration.lib.settings import Settings
@@ -28,6 +29,54 @@ concurrency:
 
 class RefreshFailed(RuntimeError):
     """The run did not complete; the message says which step failed and why."""
+
+
+class RefreshStopped(RuntimeError):
+    """The run was stopped on request (SIGTERM, SIGINT, or terminated from the Dagster UI)."""
+
+    def __init__(self, signum: int | None, published: bool) -> None:
+        super().__init__("stopped on request")
+        #: the stop signal; None when the run was terminated from the Dagster UI
+        self.signum = signum
+        #: whether this run had already published the marts when it stopped
+        self.published = published
+
+
+#: a Python stack trace inside a Dagster log message: "Stack Trace:" and its indented frames
+_STACK_TRACE = re.compile(r"\nStack Trace:\n(?:(?:  |\t).*(?:\n|$))*")
+
+
+class _WithoutStackTraces:
+    """A logging filter: the console says what failed; the run's event log keeps the trace."""
+
+    @staticmethod
+    def filter(record) -> bool:
+        if isinstance(record.msg, str) and "Stack Trace:" in record.msg:
+            record.msg = _STACK_TRACE.sub("\n", record.msg)
+        return True
+
+
+def _console_logger():
+    """Dagster's console logger, without the stack traces of failures a user can act on.
+
+    `icw report` before any refresh used to print ReportContentError's traceback above its
+    one-line message. The Dagster UI still shows every trace: it reads the event log.
+    """
+    import dagster as dg
+
+    @dg.logger(
+        config_schema={
+            "log_level": dg.Field(str, is_required=False, default_value="INFO"),
+            "name": dg.Field(str, is_required=False, default_value="dagster"),
+        },
+        description="Dagster's coloured console log, without Python stack traces.",
+    )
+    def console(init_context):
+        logger = dg.colored_console_logger.logger_fn(init_context)
+        logger.addFilter(_WithoutStackTraces())
+        return logger
+
+    return console
 
 
 @dataclass
@@ -203,6 +252,27 @@ def summarise(settings: Settings, since: dt.datetime, result) -> RunSummary:
     return summary
 
 
+def _stopped(instance, result) -> RefreshStopped | None:
+    """If the run ended because a stop was requested: mark it CANCELED and say so."""
+    import dagster as dg
+
+    from orchestration.defs.stopping import stop_message
+
+    signum = stopping.requested()
+    run = instance.get_run_by_id(result.run_id)
+    terminated = run is not None and run.status in (
+        dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED)
+    if signum is None and not terminated:
+        return None
+    if run is not None and run.status != dg.DagsterRunStatus.CANCELED:
+        # stopped between two steps, before any step saw it: Dagster recorded a failure
+        instance.report_run_canceled(run, message=stop_message(signum))
+    published = any(
+        event.step_key == "marts__published" for event in result.get_step_success_events()
+    )
+    return RefreshStopped(signum, published)
+
+
 def run_refresh(
     settings: Settings,
     with_report: bool = True,
@@ -212,15 +282,17 @@ def run_refresh(
 ) -> RunSummary:
     """Run the `refresh` job in this process under the writer's lock; raise on failure."""
     import dagster as dg
+    from dagster._core.utils import make_new_run_id
 
     from orchestration.definitions import build_definitions
     from orchestration.defs.reporting.assets import DELIVERY_KEY, REPORT_KEY
+    from orchestration.defs.stopping import mark_canceling
 
     started = time.perf_counter()
     since = dt.datetime.now(dt.UTC)
     settings.ensure_dirs()
     prepare_dagster_home(settings)
-    with warehouse_lock(settings.lock_file, wait=wait):
+    with stopping.watch(), warehouse_lock(settings.lock_file, wait=wait, log=log):
         if not only_report:  # the report reads no file and makes no person_id
             # Refuses (KeyMismatch) before any file is read if the key did not build the warehouse
             if note := check_warehouse_key(settings):
@@ -228,7 +300,7 @@ def run_refresh(
         if warning := settings.warn_if_demo_key():
             log(f"WARNING: {warning}")
         defs = build_definitions(settings)
-        job = defs.resolve_job_def("refresh")
+        job = defs.resolve_job_def("refresh").with_logger_defs({"console": _console_logger()})
         # Emailing the PDF belongs to the monthly schedule's job, not to `icw refresh`.
         keys = set(defs.resolve_asset_graph().materializable_asset_keys) - {DELIVERY_KEY}
         if only_report:
@@ -238,14 +310,20 @@ def run_refresh(
         else:
             selection = keys - {REPORT_KEY}
         with dg.DagsterInstance.get() as instance:
-            result = job.execute_in_process(
-                instance=instance,
-                asset_selection=sorted(selection),
-                raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-                tags={"icw/launched_by": "icw-cli"},
-            )
+            run_id = make_new_run_id()
+            # a stop marks the run canceling at once, so Dagster ends it CANCELED, not FAILURE
+            with stopping.on_stop(lambda signum: mark_canceling(instance, run_id, signum)):
+                result = job.execute_in_process(
+                    instance=instance,
+                    asset_selection=sorted(selection),
+                    raise_on_error=False,
+                    run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                    tags={"icw/launched_by": "icw-cli"},
+                    run_id=run_id,
+                )
             stages = step_seconds(instance.all_logs(result.run_id))
+            if not result.success and (stopped := _stopped(instance, result)):
+                raise stopped
     if not result.success:
         raise RefreshFailed(_failure_line(result))
     summary = summarise(settings, since, result)

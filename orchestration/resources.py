@@ -49,9 +49,24 @@ class WarehouseLock(dg.ConfigurableResource):
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["WarehouseLock"]:
         """Acquire the lock, or fail the run at once naming the holder."""
         settings = Settings.from_env()
-        with warehouse_lock(settings.lock_file, wait=self.wait):
+        log = context.log.warning if context.log else None
+        with warehouse_lock(settings.lock_file, wait=self.wait, log=log):
             release_dead_runs(context.instance, context.run_id, context.log)
             yield self
+
+
+@contextmanager
+def warehouse_connection(duckdb: DuckDBResource) -> Iterator[object]:
+    """DuckDBResource.get_connection(), closed even when the step fails or is stopped.
+
+    dagster-duckdb closes its connection only when the block ends normally: after an exception
+    the connection stayed open until garbage collection, holding DuckDB's file lock.
+    """
+    with duckdb.get_connection() as con:
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 def release_dead_runs(instance: dg.DagsterInstance | None, run_id: str | None, log) -> list[str]:

@@ -2,7 +2,8 @@
 
 DuckDB allows one writing process. The kernel releases an flock when its process dies, so a
 killed refresh never leaves a stale lock behind; the lock file records who holds it so that a
-second refresh can say so.
+second refresh can say so. The dbt a killed refresh started can outlive it by a moment: the
+lock is not granted until that dbt has ended too (orchestration/lib/dbt_guard.py).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from orchestration.lib import dbt_guard
 
 _HELD: dict[Path, int] = {}
 
@@ -31,10 +34,14 @@ def holder(path: Path) -> str:
 
 
 @contextmanager
-def warehouse_lock(path: Path, wait: bool = False) -> Iterator[None]:
+def warehouse_lock(
+    path: Path, wait: bool = False, log: Callable[[str], None] | None = None
+) -> Iterator[None]:
     """Hold the writer's lock for the block; re-entrant within one process.
 
-    Raises WarehouseBusy at once when another process holds it, unless wait is true.
+    Raises WarehouseBusy at once when another process holds it, unless wait is true. Once held,
+    waits for a dbt left behind by a killed refresh to end (saying so through log), so the
+    block never meets another writer.
     """
     path = path.resolve()
     if path in _HELD:  # this process already holds it (the CLI, then the run's resource)
@@ -55,6 +62,10 @@ def warehouse_lock(path: Path, wait: bool = False) -> Iterator[None]:
         os.pwrite(fd, f"pid {os.getpid()} since {started}\n".encode(), 0)
         _HELD[path] = fd
         try:
+            try:
+                dbt_guard.wait_for_leftover(dbt_guard.lock_path(path.parent), log=log)
+            except RuntimeError as exc:
+                raise WarehouseBusy(str(exc)) from None
             yield
         finally:
             del _HELD[path]

@@ -4,11 +4,12 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from orchestration.defs.stopping import stop_point, stoppable
 from orchestration.lib.contract import EXTRACTS
 from orchestration.lib.ingest import DUPLICATE, LOADED, REJECTED, IngestSummary, ingest
 from orchestration.lib.key_fingerprint import check_before_loading
 from orchestration.lib.settings import Settings
-from orchestration.resources import WarehouseLock
+from orchestration.resources import WarehouseLock, warehouse_connection
 
 RAW_KEYS = {name: dg.AssetKey(["raw", name]) for name in EXTRACTS}
 LOADS_KEY = dg.AssetKey(["audit", "loads"])
@@ -24,6 +25,20 @@ def _extract_metadata(summary: IngestSummary, extract: str) -> dict[str, dg.Meta
         "rows_loaded": dg.MetadataValue.int(sum(o.rows_loaded or 0 for o in outcomes)),
         "rows_quarantined": dg.MetadataValue.int(sum(o.rows_quarantined or 0 for o in outcomes)),
     }
+
+
+def _progress_and_stop_point(context: dg.AssetExecutionContext):
+    """The loader's progress lines, written between files, to the run's log.
+
+    They are also where a stop (SIGTERM, SIGINT, the UI) whose exception was lost is honoured;
+    a stop during a file rolls that file back (the loader's transaction).
+    """
+
+    def progress(line: str) -> None:
+        context.log.info(line)
+        stop_point(context)
+
+    return progress
 
 
 @dg.multi_asset(
@@ -51,12 +66,12 @@ def landed_extracts(
     """
     settings = Settings.from_env()
     settings.check_landing()
-    with duckdb.get_connection() as con:
+    with stoppable(context), warehouse_connection(duckdb) as con:
         if note := check_before_loading(con, settings):
             context.log.info(note)
         if warning := settings.warn_if_demo_key():
             context.log.warning(warning)
-        summary = ingest(con, settings, log=context.log.info)
+        summary = ingest(con, settings, log=_progress_and_stop_point(context))
     for name, key in RAW_KEYS.items():
         yield dg.MaterializeResult(asset_key=key, metadata=_extract_metadata(summary, name))
     yield dg.MaterializeResult(

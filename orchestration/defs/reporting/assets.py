@@ -6,10 +6,13 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from orchestration.defs.stopping import requested as stop_requested
+from orchestration.defs.stopping import stoppable
 from orchestration.defs.transformation.publish import PUBLISHED_KEY
 from orchestration.lib.delivery import DeliveryError, is_configured, send_report
 from orchestration.lib.report import ReportBuildError, build_report, last_good_report
 from orchestration.lib.settings import Settings
+from orchestration.resources import warehouse_connection
 
 REPORT_KEY = dg.AssetKey(["report", "site"])
 DELIVERY_KEY = dg.AssetKey(["report", "emailed"])
@@ -28,21 +31,25 @@ DELIVERY_KEY = dg.AssetKey(["report", "emailed"])
 def report_site(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Checkpoint the warehouse so its file is complete, then build the site and PDF from a copy."""
     settings = Settings.from_env()
-    with duckdb.get_connection() as con:
-        con.execute("checkpoint")
-    try:
-        result = build_report(settings.warehouse, settings.reports_dir, log=context.log.info)
-    except ReportBuildError as exc:
-        kept = last_good_report(settings.reports_dir)
-        message = f"The report was not rebuilt: {exc}. {kept[0].upper()}{kept[1:]}."
-        context.log.error(message)
-        raise dg.Failure(
-            description=message,
-            metadata={
-                "kept": dg.MetadataValue.text(kept),
-                "log": dg.MetadataValue.path(str(settings.reports_dir / "report-build.log")),
-            },
-        ) from exc
+    # a stop kills Evidence's and Chromium's processes (lib/report.py); the last report stays
+    with stoppable(context):
+        with warehouse_connection(duckdb) as con:
+            con.execute("checkpoint")
+        try:
+            result = build_report(settings.warehouse, settings.reports_dir, log=context.log.info)
+        except ReportBuildError as exc:
+            if stop_requested(context):
+                raise  # not the build's failure: stoppable() ends the run as stopped
+            kept = last_good_report(settings.reports_dir)
+            message = f"The report was not rebuilt: {exc}. {kept[0].upper()}{kept[1:]}."
+            context.log.error(message)
+            raise dg.Failure(
+                description=message,
+                metadata={
+                    "kept": dg.MetadataValue.text(kept),
+                    "log": dg.MetadataValue.path(str(settings.reports_dir / "report-build.log")),
+                },
+            ) from exc
     facts = result.facts
     return dg.MaterializeResult(
         metadata={

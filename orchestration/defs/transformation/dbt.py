@@ -1,6 +1,7 @@
 """The dbt project as Dagster assets, with its sources mapped onto the ingestion assets."""
 
 
+import contextlib
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -10,6 +11,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from orchestration.defs.stopping import stop_point, stoppable
+from orchestration.lib import dbt_guard, stopping
 from orchestration.resources import DBT_PROJECT_DIR, WarehouseLock, dbt_executable
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -63,6 +66,8 @@ class IcwDbtTranslator(DagsterDbtTranslator):
 TRANSLATOR = IcwDbtTranslator()
 BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
 PARTIAL_PARSE = "partial_parse.msgpack"
+#: seconds dbt has to stop after SIGINT (it cancels its DuckDB queries) before it is killed
+DBT_STOP_SECONDS = 10
 KEEP_RUN_TARGETS = 5  # runs' dbt target folders kept for reading their compiled SQL and results
 
 
@@ -84,11 +89,32 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         The unit tests check the models' SQL, not the month's data, so they run in `make test`
         (tests/integration/test_dbt_unit_tests.py), not in every refresh (about 8 s of 2 threads).
         """
-        invocation = dbt.cli(BUILD_ARGS, context=context)
-        yield from invocation.stream()
-        tidy_targets(Path(invocation.target_path), Path(DBT_PROJECT.manifest_path).parent)
+        with stoppable(context):
+            yield from _build(context, dbt)
 
     return icw_dbt_models
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """`dbt build`, whose process stops when the refresh is stopped and dies with it."""
+    with dbt_guard.parent_pid_for_child():  # the dbt-duckdb plugin makes dbt die with us
+        invocation = dbt.cli(BUILD_ARGS, context=context)
+    process = invocation.process
+    # dagster-dbt forwards an interrupt as SIGINT and waits 25 s by default: too long for a
+    # supervisor's 30 s; stop_process() below ends a dbt that has not stopped by then.
+    invocation.termination_timeout_seconds = DBT_STOP_SECONDS
+    with stopping.on_stop(lambda _signum: stopping.interrupt_process(process, DBT_STOP_SECONDS)):
+        try:
+            for event in invocation.stream():
+                if stopping.requested() is not None:
+                    stop_point(context)
+                yield event
+        finally:
+            if process.poll() is None:  # stopped part-way: dbt must not block on a full pipe
+                with contextlib.suppress(OSError):
+                    process.stdout.close()
+                stopping.stop_process(process, DBT_STOP_SECONDS)
+    tidy_targets(Path(invocation.target_path), Path(DBT_PROJECT.manifest_path).parent)
 
 
 def tidy_targets(run_target: Path, project_target: Path, keep: int = KEEP_RUN_TARGETS) -> None:

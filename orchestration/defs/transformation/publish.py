@@ -4,8 +4,9 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from orchestration.defs.stopping import stoppable
 from orchestration.lib.publish import publish_marts
-from orchestration.resources import WarehouseLock
+from orchestration.resources import WarehouseLock, warehouse_connection
 
 PUBLISHED_KEY = dg.AssetKey(["marts", "published"])
 
@@ -24,8 +25,8 @@ def build_publish_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
     def published_marts(
         context: dg.AssetExecutionContext, duckdb: DuckDBResource, warehouse_lock: WarehouseLock
     ) -> dg.MaterializeResult:
-        with duckdb.get_connection() as con:
-            tables = publish_marts(con)
+        with stoppable(context), warehouse_connection(duckdb) as con:
+            tables = publish_marts(con)  # one transaction: a stop part-way publishes nothing
         context.log.info(f"published {len(tables)} tables: {', '.join(tables)}")
         return dg.MaterializeResult(metadata={"tables": dg.MetadataValue.json(tables)})
 

@@ -1,0 +1,29 @@
+"""A dbt-duckdb plugin that runs in dbt's own process before it opens the warehouse.
+
+Named in dbt_project/profiles.yml. It applies orchestration/lib/dbt_guard.py's two guards: die
+with the refresh that started dbt (and refuse to start if it has gone), and hold dbt.lock for
+the process's life. A dbt run by hand (no refresh as its parent) only takes the lock.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+
+from orchestration.lib import dbt_guard
+
+
+class Plugin(BasePlugin):
+    """dbt-duckdb calls initialize() when dbt first sets up its DuckDB environment."""
+
+    def initialize(self, plugin_config: dict[str, Any]) -> None:
+        """Guard the warehouse before dbt opens it."""
+        parent = os.environ.get(dbt_guard.PARENT_PID_VARIABLE)
+        if parent:
+            dbt_guard.die_with_parent(int(parent))
+        lock_file = plugin_config.get("lock_file")
+        if lock_file:
+            dbt_guard.hold_for_life(Path(lock_file))
