@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import os
 import shutil
 import subprocess
@@ -21,9 +22,12 @@ from types import SimpleNamespace
 import duckdb
 import pytest
 
+from orchestration.lib.ingest import ingest
 from orchestration.lib.key_fingerprint import ROTATED, fingerprint
 from orchestration.lib.pseudonymise import person_id
 from orchestration.lib.settings import DEMO_PSEUDONYMISATION_KEY
+from orchestration.lib.warehouse import connect
+from tests.conftest import icw_environment
 
 pytestmark = pytest.mark.integration
 
@@ -46,8 +50,10 @@ def files(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def a_new_delivery(extracts: Path, warehouse: Path, landing: Path) -> tuple[Path, str]:
-    """One loaded referral of the last month again, in a new file: its person is known."""
+def a_new_delivery(
+    extracts: Path, warehouse: Path, landing: Path, nth: int
+) -> tuple[Path, str]:
+    """The nth loaded referral of the last month again, in a new file: its person is known."""
     source = sorted(extracts.glob("referrals_*.csv"))[-1]
     con = duckdb.connect(str(warehouse), read_only=True)
     loaded = {line for (line,) in con.execute(
@@ -56,7 +62,8 @@ def a_new_delivery(extracts: Path, warehouse: Path, landing: Path) -> tuple[Path
     with source.open(newline="") as f:
         reader = csv.reader(f)
         header = next(reader)
-        row = next(r for r in reader if reader.line_num in loaded and len(r) == len(header))
+        rows = (r for r in reader if reader.line_num in loaded and len(r) == len(header))
+        row = next(itertools.islice(rows, nth, None))
     delivered = landing / source.name  # the same name, other bytes: a second arrival
     with delivered.open("w", newline="") as f:
         csv.writer(f, lineterminator="\n").writerows([header, row])
@@ -70,7 +77,21 @@ def story(refreshed_home: Path, small_extracts: Path, tmp_path_factory) -> Simpl
                     ignore=shutil.ignore_patterns("dagster", "refresh.lock", "reports"))
     warehouse = home / "warehouse.duckdb"
     s = SimpleNamespace(home=home, warehouse=warehouse)
-    s.delivered, s.crn = a_new_delivery(small_extracts, warehouse, home / "landing")
+    # History a rebuild must keep: a second arrival under a name (archived with a suffix) that
+    # changes no figure, a rejected file, a duplicate and an unrecognised one, loaded (without
+    # dbt) under the old key.
+    landing = home / "landing"
+    a_new_delivery(small_extracts, warehouse, landing, nth=0)
+    (landing / "caseload_2024-02-30.csv").write_text("not a real date\n")
+    duplicate = sorted((home / "archive").rglob("completions_*.csv"))[0]
+    shutil.copyfile(duplicate, landing / duplicate.name)
+    (landing / "notes.txt").write_text("left in the landing folder\n")
+    with icw_environment(home) as settings:
+        con = connect(warehouse)
+        outcomes = ingest(con, settings, log=lambda _: None).outcomes
+        con.close()
+    assert sorted(o.status for o in outcomes) == ["DUPLICATE", "LOADED", "REJECTED"]
+    s.delivered, s.crn = a_new_delivery(small_extracts, warehouse, landing, nth=1)
     s.landing_before = files(home / "landing")
     s.archive_before = files(home / "archive")
     s.warehouse_sha = hashlib.sha256(warehouse.read_bytes()).hexdigest()
@@ -161,6 +182,12 @@ def test_the_audit_history_is_kept_and_the_key_change_recorded(compared):
             assert compared.execute(
                 f"select count(*) from (select {select} from {a}.{table} except all "
                 f"select {select} from {b}.{table})").fetchone()[0] == 0, table
+    statuses = dict(compared.execute(
+        "select status, count(*) from rotated.audit.loads group by all").fetchall())
+    assert {"LOADED", "REJECTED", "DUPLICATE", "UNRECOGNISED_FILE"} <= set(statuses)
+    assert compared.execute(  # a second arrival under one name, rebuilt from its __2 copy
+        "select count(*) from rotated.audit.loads where status = 'LOADED' "
+        "and stored_as like '%\\_\\_2.csv' escape '\\'").fetchone()[0] == 1
     history = compared.execute(
         "select fingerprint, event from rotated.audit.pseudonymisation_key order by entry_id"
     ).fetchall()
@@ -215,7 +242,6 @@ def test_a_run_from_the_ui_sensor_or_schedule_fails_its_ingestion_step_the_same_
     from orchestration.lib.key_fingerprint import FIRST_LOAD, record_fingerprint
     from orchestration.lib.warehouse import connect, connect_config
     from orchestration.resources import WarehouseLock
-    from tests.conftest import icw_environment
 
     extra = {"ICW_PSEUDONYMISATION_KEY": key or ""}
     with icw_environment(tmp_path, **extra) as settings:
