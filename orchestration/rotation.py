@@ -326,7 +326,10 @@ def rotate_key(
             con.close()
         log(f"Rebuilding {warehouse.name} with the new key from {len(plan)} archived files "
             f"into {rebuilt.name}")
-        _remove(rebuilt)  # a rotation killed part-way left it; we hold the lock
+        # What a rotation killed part-way left behind (we hold the lock, so it is not running)
+        _remove(rebuilt)
+        for stale in settings.home.glob("rotation-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         temp = dataclasses.replace(
             settings, home=work, landing_dir=work / "landing", warehouse=rebuilt,
             landing_is_default=True,
