@@ -242,6 +242,7 @@ def _main(args: argparse.Namespace) -> int:
 
 def _rotate(args: argparse.Namespace, settings: Settings) -> int:
     from orchestration.lib.lock import WarehouseBusy
+    from orchestration.refresh import RefreshStopped
     from orchestration.rotation import (
         AlreadyThisKey,
         RotationFailed,
@@ -269,6 +270,10 @@ def _rotate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"icw rotate-key: failed: {str(exc).rstrip('.')}. The warehouse is unchanged.",
               file=sys.stderr)
         return 1
+    except (RefreshStopped, stopping.StopRequested) as exc:  # the rebuild is removed
+        how = f"on request ({stopping.signal_name(exc.signum)})" if exc.signum else "from the UI"
+        print(f"icw rotate-key: stopped {how}; the warehouse is unchanged.", file=sys.stderr)
+        return stopping.exit_code(exc.signum or signal.SIGTERM)
     for line in summary.lines():
         print(line)
     return 0
