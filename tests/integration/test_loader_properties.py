@@ -20,7 +20,7 @@ the rows it expects loaded are the base records' own typed values. For every fil
 
 ICW_FUZZ_EXAMPLES sets the number of examples (200 by default, seeded, so `make test` runs the
 same files every time); `make test-fuzz` runs 5,000. Great Expectations validates every loaded
-file here as in production: about half of each example's 0.2 s.
+file here as in production: about half of each example's time (0.2 s on an idle core).
 """
 
 from __future__ import annotations
