@@ -1,9 +1,12 @@
 """Find a CSV file's records, their physical line numbers and field counts, fast.
 
-DuckDB's CSV reader parses the values, but its rejects table numbers rows in its own way (blank
-lines and quoted line breaks shift it), and the contract wants the physical line number of every
+DuckDB's CSV reader parses the values, but it numbers rows in its own way (blank lines and
+quoted line breaks shift it), and the contract wants the physical line number of every
 quarantined row. One vectorised pass over the bytes finds where each record starts, using the
-RFC 4180 fact that a line break ends a record exactly when an even number of quotes precede it.
+RFC 4180 fact that a line break ends a record exactly when an even number of quotes precede it,
+and how many fields each record has. It also rejects what RFC 4180 cannot read unambiguously
+(a quote that neither opens, closes nor doubles inside a quoted value; a lone carriage return),
+so that the loader's reader and this scan always agree on where records end.
 """
 
 from __future__ import annotations
