@@ -74,23 +74,31 @@ eligible_counts_monthly as (
         {{ ldu }}caseload_eligible.intervention_code
 ),
 
-eligible_counts_longer as (
-    -- quarters and years: a person in several of the period's snapshots counts once
-    select
+eligible_persons_longer as (
+    -- quarters and years: a person in several of the period's snapshots counts once. A plain
+    -- distinct, then a count: DuckDB spills both under the memory cap, where a count(distinct)
+    -- over the whole caseload ran for minutes at national scale (docs/benchmarks.md)
+    select distinct
         period_months.period_type,
         period_months.period,
         {% if by_ldu %}caseload_eligible.ldu_code,{% endif %}
         caseload_eligible.intervention_code,
-        count(distinct caseload_eligible.person_id) as eligible_caseload
+        caseload_eligible.person_id
     from caseload_eligible
     inner join period_months
         on cast({{ dbt.date_trunc('month', 'caseload_eligible.snapshot_date') }} as date)
         = period_months.month_start
     where period_months.period_type <> 'MONTH'
-    group by
-        period_months.period_type,
-        period_months.period,
-        {{ ldu }}caseload_eligible.intervention_code
+),
+
+eligible_counts_longer as (
+    select
+        period_type,
+        period,
+        {{ ldu }}intervention_code,
+        count(*) as eligible_caseload
+    from eligible_persons_longer
+    group by period_type, period, {{ ldu }}intervention_code
 ),
 
 eligible_counts as (

@@ -1,10 +1,13 @@
 -- N(i, s) of the indirectly standardised REFERRAL_RATIO (METRICS.md): per financial YEAR and
 -- QUARTER, LDU, intervention and reoffending band, the persons eligible for the intervention in
 -- the LDU's snapshots dated in the period. A person counts once per LDU, in the band of their
--- latest eligible snapshot in the period in that LDU: arg_max, in one pass, since
--- (snapshot_date, person_id) is the caseload's key. Snapshots meet periods through their month
--- (an equality join). At national scale this took 62 s as a range join on the period's dates
--- followed by a join back to the snapshot for its band.
+-- latest eligible snapshot in the period in that LDU. Snapshots meet periods through their month
+-- (an equality join).
+-- Written so that DuckDB can spill it under the memory cap (docs/benchmarks.md, Never failing
+-- on memory): the latest snapshot is a grouped max of its date, then an equality join back on
+-- the eligible snapshot's key (snapshot_date, person_id, intervention_code) gives its band. An
+-- arg_max over the whole caseload kept its per-person states in memory, and national refreshes
+-- failed with DuckDB's Out of Memory Error here.
 with period_months as (
     select * from {{ ref('int_period_months_listed') }}
     where period_type in ('YEAR', 'QUARTER')
@@ -14,15 +17,24 @@ eligible_snapshots as (
     select * from {{ ref('int_caseload_eligibility_joined') }}
 ),
 
-latest_bands as (
+snapshot_bands as (
+    -- the same snapshots again, by their key: read twice, not held in memory between the reads
+    select
+        snapshot_date,
+        person_id,
+        intervention_code,
+        reoffending_band
+    from {{ ref('int_caseload_eligibility_joined') }}
+),
+
+latest_snapshots as (
     select
         period_months.period_type,
         period_months.period,
         eligible_snapshots.ldu_code,
         eligible_snapshots.intervention_code,
         eligible_snapshots.person_id,
-        arg_max(eligible_snapshots.reoffending_band, eligible_snapshots.snapshot_date)
-            as reoffending_band
+        max(eligible_snapshots.snapshot_date) as snapshot_date
     from eligible_snapshots
     inner join period_months
         on
@@ -34,6 +46,23 @@ latest_bands as (
         eligible_snapshots.ldu_code,
         eligible_snapshots.intervention_code,
         eligible_snapshots.person_id
+),
+
+latest_bands as (
+    -- one row each: (snapshot_date, person_id) is the caseload's key and an intervention is
+    -- listed once for a person's snapshot; the snapshot's LDU is the group's
+    select
+        latest_snapshots.period_type,
+        latest_snapshots.period,
+        latest_snapshots.ldu_code,
+        latest_snapshots.intervention_code,
+        snapshot_bands.reoffending_band
+    from latest_snapshots
+    inner join snapshot_bands
+        on
+            latest_snapshots.snapshot_date = snapshot_bands.snapshot_date
+            and latest_snapshots.person_id = snapshot_bands.person_id
+            and latest_snapshots.intervention_code = snapshot_bands.intervention_code
 ),
 
 final as (

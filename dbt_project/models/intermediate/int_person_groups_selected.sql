@@ -1,6 +1,10 @@
 -- One row per financial year and person on the caseload in it: the person's gender, ethnicity
 -- group and age band in their latest caseload snapshot dated in the year, whichever LDU it is
 -- in (METRICS.md, division_diversity_measures).
+-- Written so that DuckDB can spill it under the memory cap (docs/benchmarks.md, Never failing
+-- on memory): a grouped max of the snapshot date, then an equality join back on the caseload's
+-- key (snapshot_date, person_id). A row_number over the whole caseload, partitioned by year and
+-- person, failed national refreshes with DuckDB's Out of Memory Error.
 with caseload as (
     select * from {{ ref('stg_caseload') }}
 ),
@@ -10,35 +14,34 @@ year_months as (
     where period_type = 'YEAR'
 ),
 
-ranked as (
+latest_snapshots as (
     select
         year_months.period,
         caseload.person_id,
-        caseload.snapshot_date,
-        caseload.gender,
-        caseload.ethnicity_group,
-        caseload.age_band,
-        row_number() over (
-            partition by year_months.period, caseload.person_id
-            order by caseload.snapshot_date desc
-        ) as recency_rank
+        max(caseload.snapshot_date) as latest_snapshot_date
     from caseload
     inner join year_months
         on
             cast({{ dbt.date_trunc('month', 'caseload.snapshot_date') }} as date)
             = year_months.month_start
+    group by
+        year_months.period,
+        caseload.person_id
 ),
 
 final as (
     select
-        period,
-        person_id,
-        snapshot_date as latest_snapshot_date,
-        gender,
-        ethnicity_group,
-        age_band
-    from ranked
-    where recency_rank = 1
+        latest_snapshots.period,
+        latest_snapshots.person_id,
+        latest_snapshots.latest_snapshot_date,
+        caseload.gender,
+        caseload.ethnicity_group,
+        caseload.age_band
+    from latest_snapshots
+    inner join caseload
+        on
+            latest_snapshots.latest_snapshot_date = caseload.snapshot_date
+            and latest_snapshots.person_id = caseload.person_id
 )
 
 select * from final
