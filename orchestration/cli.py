@@ -159,6 +159,7 @@ def _deliver(source: Path, landing: Path) -> int:
 
 
 def _refresh(args: argparse.Namespace, settings: Settings, only_report: bool = False) -> int:
+    from orchestration.lib.diskspace import DiskFull
     from orchestration.lib.lock import WarehouseBusy
     from orchestration.refresh import RefreshFailed, RefreshStopped, run_refresh
 
@@ -176,6 +177,9 @@ def _refresh(args: argparse.Namespace, settings: Settings, only_report: bool = F
         print(f"icw {args.command}: failed: {str(exc).rstrip('.')}. The published marts and "
               f"report are unchanged; fix the cause and run `icw {args.command}` again.",
               file=sys.stderr)
+        return 1
+    except DiskFull as exc:
+        print(f"icw {args.command}: {exc}.", file=sys.stderr)
         return 1
     except RefreshStopped as exc:
         return _refresh_stopped(args.command, exc.signum, exc.published)

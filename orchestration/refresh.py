@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestration.lib import stopping
+from orchestration.lib import diskspace, stopping
 from orchestration.lib.key_fingerprint import check_warehouse_key
 from orchestration.lib.lock import warehouse_lock
 from orchestration.lib.settings import Settings
@@ -42,17 +42,17 @@ class RefreshStopped(RuntimeError):
         self.published = published
 
 
-#: a Python stack trace inside a Dagster log message: "Stack Trace:" and its indented frames
-_STACK_TRACE = re.compile(r"\nStack Trace:\n(?:(?:  |\t).*(?:\n|$))*")
-
-
 class _WithoutStackTraces:
-    """A logging filter: the console says what failed; the run's event log keeps the trace."""
+    """A logging filter: the console says what failed; the run's event log keeps the trace.
+
+    A failure's message keeps its first error; its stack trace and the chain of causes (each
+    with its own trace) are left to the UI. icw's last line names the cause.
+    """
 
     @staticmethod
     def filter(record) -> bool:
-        if isinstance(record.msg, str) and "Stack Trace:" in record.msg:
-            record.msg = _STACK_TRACE.sub("\n", record.msg)
+        if isinstance(record.msg, str) and "\nStack Trace:\n" in record.msg:
+            record.msg = record.msg.split("\nStack Trace:\n", 1)[0].rstrip()
         return True
 
 
@@ -167,6 +167,15 @@ def _failure_line(result) -> str:
             detail = re.sub(r"^(?:[\w]+\.)*\w*(?:Error|Exception): ", "", detail)
             return f"step '{event.step_key}' failed: {detail}"
     return "the run failed before any step (see the Dagster log above)"
+
+
+def _failure_texts(result) -> list[str]:
+    """The full error text (message and causes) of each failed step."""
+    return [
+        event.event_specific_data.error.to_string()
+        for event in result.all_events
+        if event.event_type_value == "STEP_FAILURE" and event.event_specific_data.error
+    ]
 
 
 STEP_NAMES = {
@@ -293,6 +302,9 @@ def run_refresh(
     settings.ensure_dirs()
     prepare_dagster_home(settings)
     with stopping.watch(), warehouse_lock(settings.lock_file, wait=wait, log=log):
+        # before any work: a disk that fills up part-way costs a run (docs/operations.md)
+        needed = diskspace.check_free_space(settings, report=with_report or only_report,
+                                            load=not only_report)
         if not only_report:  # the report reads no file and makes no person_id
             # Refuses (KeyMismatch) before any file is read if the key did not build the warehouse
             if note := check_warehouse_key(settings):
@@ -312,19 +324,27 @@ def run_refresh(
         with dg.DagsterInstance.get() as instance:
             run_id = make_new_run_id()
             # a stop marks the run canceling at once, so Dagster ends it CANCELED, not FAILURE
-            with stopping.on_stop(lambda signum: mark_canceling(instance, run_id, signum)):
-                result = job.execute_in_process(
-                    instance=instance,
-                    asset_selection=sorted(selection),
-                    raise_on_error=False,
-                    run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-                    tags={"icw/launched_by": "icw-cli"},
-                    run_id=run_id,
-                )
+            try:
+                with stopping.on_stop(lambda s: mark_canceling(instance, run_id, s)):
+                    result = job.execute_in_process(
+                        instance=instance,
+                        asset_selection=sorted(selection),
+                        raise_on_error=False,
+                        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                        tags={"icw/launched_by": "icw-cli"},
+                        run_id=run_id,
+                    )
+            except Exception as exc:  # Dagster's own storage failing: a full disk, most often
+                if diskspace.is_disk_full(exc):
+                    raise diskspace.DiskFull(
+                        diskspace.full_message(settings, needed, ran_out=True)) from None
+                raise
             stages = step_seconds(instance.all_logs(result.run_id))
             if not result.success and (stopped := _stopped(instance, result)):
                 raise stopped
     if not result.success:
+        if any(diskspace.is_disk_full(text) for text in _failure_texts(result)):
+            raise diskspace.DiskFull(diskspace.full_message(settings, needed, ran_out=True))
         raise RefreshFailed(_failure_line(result))
     summary = summarise(settings, since, result)
     summary.stages = stages

@@ -2,7 +2,8 @@
 
 Named in dbt_project/profiles.yml. It applies orchestration/lib/dbt_guard.py's two guards: die
 with the refresh that started dbt (and refuse to start if it has gone), and hold dbt.lock for
-the process's life. A dbt run by hand (no refresh as its parent) only takes the lock.
+the process's life. A dbt run by hand (no refresh as its parent) only takes the lock, and only
+when ICW_HOME is set.
 """
 
 from __future__ import annotations
@@ -24,6 +25,6 @@ class Plugin(BasePlugin):
         parent = os.environ.get(dbt_guard.PARENT_PID_VARIABLE)
         if parent:
             dbt_guard.die_with_parent(int(parent))
-        lock_file = plugin_config.get("lock_file")
-        if lock_file:
-            dbt_guard.hold_for_life(Path(lock_file))
+        home = plugin_config.get("icw_home")
+        if home:  # unset for a dbt run by hand without ICW_HOME: nothing to coordinate with
+            dbt_guard.hold_for_life(dbt_guard.lock_path(Path(home)))
