@@ -24,11 +24,14 @@ _marked: set[str] = set()
 _marked_lock = threading.Lock()
 
 
-def stop_message(signum: int | None) -> str:
-    """What the run's log says when it is stopped."""
+def stop_message(signum: int | None, step: str | None = None) -> str:
+    """What the run's log says when it is stopped (in step, when one is named)."""
     how = f"on request ({stopping.signal_name(signum)})" if signum else "from the Dagster UI"
-    return (f"Refresh stopped {how}: the file being loaded was rolled back, dbt was stopped "
-            "and nothing was published; the next refresh will finish the work.")
+    if step is None:
+        return f"Refresh stopped {how}; the next refresh will finish the work."
+    return (f"Refresh stopped {how} in step {step}: what it had not committed was rolled back "
+            "(the file being loaded, dbt's build) and no later step runs; the next refresh "
+            "will finish the work.")
 
 
 def mark_canceling(instance: dg.DagsterInstance, run_id: str, signum: int | None) -> None:
@@ -78,5 +81,6 @@ def stoppable(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> Iter
 def _interrupt(context, cause: BaseException | None = None) -> None:
     signum = stopping.requested()
     mark_canceling(context.instance, context.run_id, signum)
-    context.log.warning(stop_message(signum))
-    raise DagsterExecutionInterruptedError(stop_message(signum)) from cause
+    message = stop_message(signum, context.op_handle.name)
+    context.log.warning(message)
+    raise DagsterExecutionInterruptedError(message) from cause
