@@ -30,6 +30,17 @@ caseload_eligible as (
     select * from {{ ref('int_caseload_eligibility_joined') }}
 ),
 
+caseload_eligible_persons as (
+    -- the same rows again, for the quarters and years: read twice rather than shared by two
+    -- CTEs, which DuckDB would hold in memory between the reads
+    select
+        snapshot_date,
+        ldu_code,
+        intervention_code,
+        person_id
+    from {{ ref('int_caseload_eligibility_joined') }}
+),
+
 referrals as (
     select * from {{ ref('int_referrals_started') }}
 ),
@@ -81,12 +92,12 @@ eligible_persons_longer as (
     select distinct
         period_months.period_type,
         period_months.period,
-        {% if by_ldu %}caseload_eligible.ldu_code,{% endif %}
-        caseload_eligible.intervention_code,
-        caseload_eligible.person_id
-    from caseload_eligible
+        {% if by_ldu %}caseload_eligible_persons.ldu_code,{% endif %}
+        caseload_eligible_persons.intervention_code,
+        caseload_eligible_persons.person_id
+    from caseload_eligible_persons
     inner join period_months
-        on cast({{ dbt.date_trunc('month', 'caseload_eligible.snapshot_date') }} as date)
+        on cast({{ dbt.date_trunc('month', 'caseload_eligible_persons.snapshot_date') }} as date)
         = period_months.month_start
     where period_months.period_type <> 'MONTH'
 ),
