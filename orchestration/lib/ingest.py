@@ -385,9 +385,10 @@ class Loader:
         record's), short records padded with NULL. Which records have the header's number of
         fields is the line scan's to say, so DuckDB's rejects are not needed. Not strict mode:
         it refuses a file that mixes LF and CRLF line endings, which the contract allows, and
-        what else it refuses (a quote inside an unquoted value, text after a closing quote, a
-        lone carriage return) the line scan has already rejected, naming the line. DuckDB
-        cannot pad records in parallel when a quoted value holds a line break.
+        what else it refuses (text after a closing quote, a lone carriage return) the line scan
+        has already rejected, naming the line. A quote inside an unquoted value is a literal
+        character here as in the scan. DuckDB cannot pad records in parallel when a quoted value
+        holds a line break, nor split a file where a literal quote stands before one.
         """
         # DuckDB reads .gz itself (the gzip trailer was checked when the file was decoded), so
         # no decompressed copy of personal data is ever written outside the delivery folders.
@@ -405,7 +406,7 @@ class Loader:
                 )
                 """,
                 {"path": str(landed.path), "columns": columns,
-                 "parallel": not scan.quoted_line_breaks},
+                 "parallel": not (scan.quoted_line_breaks or scan.literal_quotes)},
             )
         except duckdb.InvalidInputException as exc:  # the scan found no fault; never a crash
             first = str(exc).splitlines()[0].split("Error: ", 1)[-1]

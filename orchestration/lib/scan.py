@@ -4,8 +4,13 @@ DuckDB's CSV reader parses the values, but it numbers rows in its own way (blank
 quoted line breaks shift it), and the contract wants the physical line number of every
 quarantined row. One vectorised pass over the bytes finds where each record starts, using the
 RFC 4180 fact that a line break ends a record exactly when an even number of quotes precede it,
-and how many fields each record has. It also rejects what RFC 4180 cannot read unambiguously
-(a quote that neither opens, closes nor doubles inside a quoted value; a lone carriage return),
+and how many fields each record has.
+
+A quote that does not begin a field (``said "done"``) is a literal character, as DuckDB's
+reader and Python's csv module both read it; it opens nothing, so the even-quotes fact no longer
+holds. Such a file (rare) is scanned again quote by quote, which finds the quoted values the way
+those readers do. Both scans reject what readers disagree on (text after a closing quote, spaces
+before an opening one), a quoted value never closed and a lone carriage return, naming the line,
 so that the loader's reader and this scan always agree on where records end.
 """
 
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-QUOTE, NEWLINE, COMMA, CR = 34, 10, 44, 13
+QUOTE, NEWLINE, COMMA, CR, SPACE = 34, 10, 44, 13, 32
 
 
 class CsvStructureError(ValueError):
@@ -37,6 +42,8 @@ class RecordScan:
     header_line: int
     #: True when a quoted value holds a line break
     quoted_line_breaks: bool = False
+    #: True when a quote inside an unquoted value was read as a literal character
+    literal_quotes: bool = False
 
     @property
     def rows_read(self) -> int:
@@ -44,29 +51,92 @@ class RecordScan:
         return int(self.line_numbers.size)
 
 
-def _check_quotes(arr: np.ndarray, inside: np.ndarray, bom: int, newlines: np.ndarray) -> None:
-    """RFC 4180 quoting: a quote opens a field, closes it, or is doubled inside it.
+def _line_of(newlines: np.ndarray, position: int) -> int:
+    """The physical line (1 = the first) holding the byte at position."""
+    return int(np.searchsorted(newlines, position, side="left")) + 1
 
-    A quote anywhere else (inside an unquoted value, after spaces before a quoted value, or
-    followed by text after a closing quote) is read differently by different readers (DuckDB
-    itself reads it one way or another depending on its mode), so the records' boundaries
-    would be a guess: the file is not readable as CSV, and the message names the line.
+
+def _quotes_pair_up(arr: np.ndarray, inside: np.ndarray, bom: int) -> bool:
+    """True when every quote opens a field, closes it, or is doubled inside it (RFC 4180).
+
+    Then the even-quotes reading (``inside``, the running parity of quotes) is exactly how
+    DuckDB and Python's csv read the file. Any other quote (inside an unquoted value, after
+    spaces, or followed by text after a closing quote) is where the two readings could first
+    part, so the file is read again by ``_quoted_values``.
     """
     size = arr.size
     quotes = np.flatnonzero(arr == QUOTE)
     opens, closes = quotes[inside[quotes] == 1], quotes[inside[quotes] == 0]
     before = np.where(opens > bom, arr[np.maximum(opens - 1, 0)], NEWLINE)
-    bad_open = opens[~np.isin(before, (COMMA, NEWLINE, QUOTE))]
     after = np.where(closes + 1 < size, arr[np.minimum(closes + 1, size - 1)], NEWLINE)
-    bad_close = closes[~np.isin(after, (COMMA, NEWLINE, CR, QUOTE))]
-    if bad_open.size or bad_close.size:
-        first = min(bad_open[:1].tolist() + bad_close[:1].tolist())
-        line = int(np.searchsorted(newlines, first, side="left")) + 1
-        raise CsvStructureError(
-            f"a double quote inside an unquoted value, or beside a quoted one, on line {line} "
-            "(RFC 4180: quote the whole value, with no space outside the quotes, and double "
-            "any quote inside it)"
-        )
+    return bool(
+        np.isin(before, (COMMA, NEWLINE, QUOTE)).all()
+        and np.isin(after, (COMMA, NEWLINE, CR, QUOTE)).all()
+        and not inside[-1]
+    )
+
+
+def _quoted_values(
+    data: bytes, arr: np.ndarray, bom: int, newlines: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Find the quoted values quote by quote: (opening quotes, closing quotes, any literal).
+
+    A quote opens a value only at the start of a field (after a comma, a line feed or the start
+    of the file); inside a quoted value ``""`` is a quote and a single quote closes it. A quote
+    anywhere else is a literal character of an unquoted value, as DuckDB and Python's csv read
+    it. What those readers read differently is rejected, naming the line: text after a closing
+    quote (``"moved" away``) and spaces before an opening one (DuckDB drops them and reads the
+    quotes, Python keeps them and the quotes as text). Only the quotes are visited, and only
+    for files the even-quotes reading could not read.
+    """
+    size = arr.size
+    quotes = np.flatnonzero(arr == QUOTE).tolist()
+    opens: list[int] = []
+    closes: list[int] = []
+    literal = False
+    i, n = 0, len(quotes)
+    while i < n:
+        q = quotes[i]
+        start = q
+        while start > bom and data[start - 1] == SPACE:
+            start -= 1
+        if start > bom and data[start - 1] not in (COMMA, NEWLINE):
+            literal = True  # inside an unquoted value: a character like any other
+            i += 1
+            continue
+        if start != q:
+            raise CsvStructureError(
+                f"spaces before the opening quote of a value on line {_line_of(newlines, q)} "
+                "(RFC 4180: no spaces outside the quotes; readers disagree on them)"
+            )
+        j = i + 1
+        while j < n and quotes[j] + 1 < size and data[quotes[j] + 1] == QUOTE:
+            j += 2  # a doubled quote inside the quoted value
+        if j >= n:
+            raise CsvStructureError(
+                f"a quoted value opened on line {_line_of(newlines, q)} is never closed "
+                "(unterminated quote)"
+            )
+        close = quotes[j]
+        if close + 1 < size and data[close + 1] not in (COMMA, NEWLINE, CR):
+            raise CsvStructureError(
+                f"text after the closing quote of a value on line {_line_of(newlines, close)} "
+                "(RFC 4180: quote the whole value and double any quote inside it; readers "
+                "disagree on such text)"
+            )
+        opens.append(q)
+        closes.append(close)
+        i = j + 1
+    return np.asarray(opens, np.int64), np.asarray(closes, np.int64), literal
+
+
+def _outside(positions: np.ndarray, opens: np.ndarray, closes: np.ndarray) -> np.ndarray:
+    """The positions that are not inside a quoted value (between an open and its close)."""
+    if not opens.size:
+        return positions
+    value = np.searchsorted(opens, positions, side="right") - 1  # the last value opened before
+    within = (value >= 0) & (positions < closes[np.maximum(value, 0)])
+    return positions[~within]
 
 
 def scan_records(data: bytes) -> RecordScan:
@@ -76,23 +146,28 @@ def scan_records(data: bytes) -> RecordScan:
     size = arr.size
     newlines = np.flatnonzero(arr == NEWLINE)
     crs = np.flatnonzero(arr == CR)
+    literal = False
     if bytes([QUOTE]) in data:
         inside = np.bitwise_xor.accumulate((arr == QUOTE).view(np.uint8))
-        _check_quotes(arr, inside, bom, newlines)
-        if size and inside[-1]:
-            raise CsvStructureError("a quoted field is never closed (unterminated quote)")
-        boundaries = newlines[inside[newlines] == 0]
-        commas = np.flatnonzero((arr == COMMA) & (inside == 0))
-        crs = crs[inside[crs] == 0]
-        del inside
+        if _quotes_pair_up(arr, inside, bom):  # nearly every file: one vectorised pass
+            boundaries = newlines[inside[newlines] == 0]
+            commas = np.flatnonzero((arr == COMMA) & (inside == 0))
+            crs = crs[inside[crs] == 0]
+            del inside
+        else:  # a quote inside an unquoted value, or a fault: read quote by quote
+            del inside
+            opens, closes, literal = _quoted_values(data, arr, bom, newlines)
+            boundaries = _outside(newlines, opens, closes)
+            commas = _outside(np.flatnonzero(arr == COMMA), opens, closes)
+            crs = _outside(crs, opens, closes)
     else:
         boundaries = newlines
         commas = np.flatnonzero(arr == COMMA)
     bare = crs[(crs + 1 >= size) | (arr[np.minimum(crs + 1, size - 1)] != NEWLINE)]
     if bare.size:
-        line = int(np.searchsorted(newlines, bare[0], side="left")) + 1
         raise CsvStructureError(
-            f"a carriage return without a line feed on line {line} (lines end in LF or CRLF)"
+            f"a carriage return without a line feed on line {_line_of(newlines, bare[0])} "
+            "(lines end in LF or CRLF)"
         )
     starts = np.concatenate(([bom], boundaries + 1)).astype(np.int64)
     ends = np.concatenate((boundaries, [size])).astype(np.int64)  # exclusive, at the newline
@@ -116,4 +191,5 @@ def scan_records(data: bytes) -> RecordScan:
         field_counts=field_counts[1:].astype(np.int64),
         header_line=int(line_numbers[0]),
         quoted_line_breaks=bool(boundaries.size != newlines.size),
+        literal_quotes=literal,
     )
