@@ -2,10 +2,11 @@
 
 Hypothesis builds a valid file of one extract and damages it the ways deliveries go wrong: fields
 added or removed (one or several), quotes opened and never closed, a stray quote inside an
-unquoted value (a literal character, as DuckDB and Python's csv read it), quoted line breaks,
-commas and quotes, CRLF or mixed line endings, a byte-order mark, blank lines (before the header
-too), spaces around values and header names, lower case, a missing column, an extra column,
-invalid UTF-8 bytes, a truncated gzip, the header line again in the body, a row repeated.
+unquoted value (a literal character, as DuckDB and Python's csv read it), one before a line
+break (which ends the record there), quoted line breaks, commas and quotes, CRLF or mixed line
+endings, a byte-order mark, blank lines (before the header too), spaces around values and header
+names, lower case, a missing column, an extra column, invalid UTF-8 bytes, a truncated gzip, the
+header line again in the body, a row repeated.
 
 The expected outcome is not the loader's rules run again. Each damage says what it does to its
 own record (a reason code of EXTRACTS.md, or nothing), this test writes the file itself so it
@@ -275,6 +276,26 @@ def deliveries(draw) -> Delivery:
             record.fields[i] = text[:at] + '"' + text[at:]
             record.damage.append(f"stray quote in unquoted field {i}")
             _read_literally(extract, columns, record, i)
+    # ... and one followed by a line break, which ends the record there like any line break
+    # outside quotes: two short records, each quarantined at its own line (not the first field
+    # or the last, so each part has fields on both sides of a comma: neither is a blank line)
+    if records and not unclosed and rarely(draw, 8):
+        at_record = draw(st.integers(0, len(records) - 1))
+        record = records[at_record]
+        inner = [i for i, f in enumerate(record.fields[:-1])
+                 if i > 0 and f.strip(" ") and '"' not in f]
+        if len(record.fields) == len(columns) and inner:
+            i = draw(st.sampled_from(inner))
+            text = record.fields[i]
+            first = len(text) - len(text.lstrip(" "))
+            at = draw(st.integers(first + 1, len(text)))
+            damage_note = [f"quote then line break in unquoted field {i}"]
+            records[at_record : at_record + 1] = [
+                Record(record.fields[:i] + [text[:at] + '"'], [c.WRONG_FIELD_COUNT],
+                       damage=record.damage + damage_note),
+                Record([text[at:]] + record.fields[i + 1 :], [c.WRONG_FIELD_COUNT],
+                       damage=["rest of the record cut by a literal quote"]),
+            ]
 
     # RFC 4180 has no spaces outside quotes: a quoted value with spaces around it
     for record in records:
