@@ -38,12 +38,15 @@ $(NPM_STAMP): reports/package.json reports/package-lock.json
 $(MANIFEST): $(PY_STAMP) $(shell find dbt_project/models dbt_project/macros dbt_project/tests seeds -type f 2>/dev/null) dbt_project/dbt_project.yml
 	cd dbt_project && $(BIN)/dbt parse --quiet --profiles-dir .
 
-chromium: ## install headless Chromium for the PDF (Debian package; needs root)
-	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then :; \
+chromium: ## install headless Chromium for the PDF, and pdftotext for its tests (Debian; root)
+	@if { command -v chromium >/dev/null || command -v chromium-browser >/dev/null; } \
+		&& command -v pdftotext >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "==> Installing Chromium (Debian package) for the PDF"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	else echo "NOTE: Chromium not found: install your distribution's 'chromium' package for the PDF report"; fi
+		echo "==> Installing Chromium and poppler-utils (Debian packages) for the PDF"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium poppler-utils >/dev/null; \
+	else echo "NOTE: install your distribution's 'chromium' package for the PDF report" \
+		"(and 'poppler-utils' for the PDF tests)"; fi
 
 install: $(PY_STAMP) $(NPM_STAMP) $(MANIFEST) chromium ## create .venv, install npm packages and Chromium
 	@$(BIN)/python -c "from orchestration.lib.settings import Settings; \
