@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import signal
@@ -205,6 +206,20 @@ def _refresh_stopped(command: str, signum: int | None, published: bool) -> int:
     return stopping.exit_code(signum or signal.SIGTERM)
 
 
+def _log_unraisable(unraisable: sys.UnraisableHookArgs) -> None:
+    """Keep errors Python can only ignore during clean-up out of the user's output.
+
+    When a run stops early (a full disk, a stop signal), closing dagster-dbt's stream of dbt
+    events raises inside a generator's clean-up, which Python would print as a traceback under
+    "Exception ignored in". The user has already had the one line that matters; the detail goes
+    to the debug log.
+    """
+    logging.getLogger("icw").debug(
+        "ignored during clean-up in %r: %s: %s", unraisable.object,
+        type(unraisable.exc_value).__name__, unraisable.exc_value,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `icw` console script.
 
@@ -212,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     signal (143, 130) so that a supervisor can tell a requested stop from a failure (1).
     """
     args = _parser().parse_args(argv)
+    sys.unraisablehook = _log_unraisable
     with stopping.raise_on_stop_signals():
         try:
             return _main(args)
