@@ -1,4 +1,4 @@
-"""The extract contract (shared/spec/EXTRACTS.md, version 1) as data.
+"""The extract contract (docs/contract.md, version 1) as data.
 
 Every rule is defined once here. The loader turns the rules into one SQL expression that gives
 each row its first failing reason (``judge_sql``), and the Great Expectations suites are built

@@ -1,4 +1,4 @@
-"""Load landed extract files into the warehouse by the contract (shared/spec/EXTRACTS.md).
+"""Load landed extract files into the warehouse by the contract (docs/contract.md).
 
 Read as text, judge in SQL: each file is checked as a whole first (name, gzip, UTF-8, CSV
 structure, header); then DuckDB's CSV reader reads every column as text and one SQL pass gives
