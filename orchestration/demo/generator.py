@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from orchestration.lib import contract
+from orchestration.ingestion import contract
 
 # ---------------------------------------------------------------------------------------------
 # Contract vocabulary (EXTRACTS.md). Order matters: the arrays below are indexed by position.
 # ---------------------------------------------------------------------------------------------
 
-# The contract's vocabulary, from its one definition (orchestration/lib/contract.py).
+# The contract's vocabulary, from its one definition (orchestration/ingestion/contract.py).
 OFFENCES = contract.OFFENCE_CATEGORIES
 BANDS = contract.BANDS
 SENTENCES = contract.SENTENCE_TYPES
