@@ -49,8 +49,8 @@ chromium: ## install headless Chromium for the PDF, and pdftotext for its tests 
 		"(and 'poppler-utils' for the PDF tests)"; fi
 
 install: $(PY_STAMP) $(NPM_STAMP) $(MANIFEST) chromium ## create .venv, install npm packages and Chromium
-	@$(BIN)/python -c "from orchestration.lib.settings import Settings; \
-		from orchestration.refresh import prepare_dagster_home; prepare_dagster_home(Settings.from_env())"
+	@$(BIN)/python -c "from orchestration.core.settings import Settings; \
+		from orchestration.automation.refresh import prepare_dagster_home; prepare_dagster_home(Settings.from_env())"
 
 demo: install ## generate demo extracts, refresh the warehouse, build the report
 	$(BIN)/icw demo

@@ -10,10 +10,10 @@ import signal
 import sys
 from pathlib import Path
 
-from orchestration.lib import stopping
-from orchestration.lib.key_fingerprint import KeyMismatch, check_key_read_only
-from orchestration.lib.settings import Settings
-from orchestration.lib.warehouse import connect_config
+from orchestration.core import stopping
+from orchestration.core.settings import Settings
+from orchestration.core.warehouse import connect_config
+from orchestration.ingestion.key_fingerprint import KeyMismatch, check_key_read_only
 
 EPILOG = """
 environment:
@@ -150,7 +150,7 @@ def _generate(args: argparse.Namespace, out: Path) -> None:
 
 def _deliver(source: Path, landing: Path) -> int:
     """Move generated extract files into the landing folder, as a delivery would arrive."""
-    from orchestration.lib.contract import FILE_NAME
+    from orchestration.ingestion.contract import FILE_NAME
 
     landing.mkdir(parents=True, exist_ok=True)
     files = sorted(p for p in source.iterdir() if FILE_NAME.match(p.name))
@@ -160,9 +160,9 @@ def _deliver(source: Path, landing: Path) -> int:
 
 
 def _refresh(args: argparse.Namespace, settings: Settings, only_report: bool = False) -> int:
-    from orchestration.lib.diskspace import DiskFull
-    from orchestration.lib.lock import WarehouseBusy
-    from orchestration.refresh import RefreshFailed, RefreshStopped, run_refresh
+    from orchestration.automation.refresh import RefreshFailed, RefreshStopped, run_refresh
+    from orchestration.core.diskspace import DiskFull
+    from orchestration.core.lock import WarehouseBusy
 
     try:
         summary = run_refresh(
@@ -261,9 +261,9 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def _rotate(args: argparse.Namespace, settings: Settings) -> int:
-    from orchestration.lib.lock import WarehouseBusy
-    from orchestration.refresh import RefreshStopped
-    from orchestration.rotation import (
+    from orchestration.automation.refresh import RefreshStopped
+    from orchestration.core.lock import WarehouseBusy
+    from orchestration.ingestion.key_rotation import (
         AlreadyThisKey,
         RotationFailed,
         RotationRefused,

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.defs.automation.jobs import (
+from orchestration.automation.jobs import (
     landing_sensor,
     monthly_refresh_schedule,
     monthly_report_job,
     refresh_job,
 )
-from orchestration.defs.ingestion.assets import landed_extracts
-from orchestration.defs.ingestion.checks import every_row_accounted_for, expectation_checks
-from orchestration.defs.ingestion.freshness import caseload_arrived_within_35_days
-from orchestration.defs.reporting.assets import report_emailed, report_site
-from orchestration.defs.transformation.checks import consistency_checks, disclosure_checks
-from orchestration.defs.transformation.dbt import build_dbt_assets, mart_keys
-from orchestration.defs.transformation.publish import build_publish_asset
-from orchestration.lib.settings import Settings
-from orchestration.resources import build_resources
+from orchestration.core.resources import build_resources
+from orchestration.core.settings import Settings
+from orchestration.ingestion.assets import landed_extracts
+from orchestration.ingestion.checks import (
+    caseload_arrived_within_35_days,
+    every_row_accounted_for,
+    expectation_checks,
+)
+from orchestration.reporting.assets import report_emailed, report_site
+from orchestration.transformation.assets import build_dbt_assets, build_publish_asset, mart_keys
+from orchestration.transformation.checks import consistency_checks, disclosure_checks
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:

@@ -2,7 +2,7 @@
 //
 // Templated pages (ldus/[ldu_code], interventions/[intervention_code]) are prerendered only if
 // the build can find them. Their links are drawn in the browser, so the crawler cannot: the
-// report build (orchestration/lib/report.py) writes the list of their routes, from the
+// report build (orchestration/reporting/site.py) writes the list of their routes, from the
 // warehouse it builds from, into prerender-entries.json beside this file.
 import fs from 'fs';
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.lib.settings import Settings
+from orchestration.core.settings import Settings
 
 SMALL = {"people": 1500, "start": "2023-10", "months": 14, "seed": 7}
 
@@ -65,7 +65,7 @@ def land(extracts: Path, landing: Path) -> list[Path]:
 @pytest.fixture(scope="session")
 def refreshed_home(tmp_path_factory: pytest.TempPathFactory, small_extracts: Path) -> Path:
     """An ICW_HOME after one `refresh` (no report) of the small delivery."""
-    from orchestration.refresh import run_refresh
+    from orchestration.automation.refresh import run_refresh
 
     home = tmp_path_factory.mktemp("icw home")  # a space in the path, on purpose
     with icw_environment(home) as settings:

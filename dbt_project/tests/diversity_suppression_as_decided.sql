@@ -1,4 +1,4 @@
--- Disclosure control is applied as decided (orchestration.lib.disclosure): exactly the counts of
+-- Disclosure control is applied as decided (orchestration.statistics.disclosure): exactly the counts of
 -- 1 to 4 are PRIMARY, and each row total, one figure in the year's three tables of a count, is
 -- hidden in all of them or in none (else one table would give away what another hides).
 

@@ -2,11 +2,12 @@
 
 The report's tests build against this instead of a full pipeline run: the marts of METRICS.md
 (exact columns), `audit`, and the report's own views in `reporting`. Counts are drawn at random
-from a seed; quarters and years are their sums and rates come from the sums, as METRICS.md
-defines them. What cannot be faked is not: the consistency flags and funnel limits come from
-`orchestration.lib.stats` (the functions the marts use), and `reporting.diversity_table_cells`
-(disclosure control) is built by the real dbt model from the fixture's diversity measures.
-The tables are written to the build schemas and published by `publish_marts`, as a refresh does.
+from a seed; quarters and years are their sums and rates come from the sums, as METRICS.md defines
+them. What cannot be faked is not: the consistency flags and funnel limits come from
+`orchestration.statistics.flags` (the functions the marts use), and
+`reporting.diversity_table_cells` (disclosure control) is built by the real dbt model from the
+fixture's diversity measures. The tables are written to the build schemas and published by
+`publish_marts`, as a refresh does.
 
 One anomaly is planted so the consistency page has something to show: PLANTED_LDU completes
 PLANTED_INTERVENTION far less often than the division.
@@ -26,9 +27,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from orchestration.lib import stats
-from orchestration.lib.publish import publish_marts
-from orchestration.lib.warehouse import ensure_schema
+from orchestration.core.warehouse import ensure_schema
+from orchestration.statistics import flags as stats
+from orchestration.transformation.publish import publish_marts
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "seeds"

@@ -137,8 +137,8 @@ KEY_A, KEY_B = "secret-key-A-0f9c", "secret-key-B-77e1"
 @pytest.fixture
 def keyed_home(tmp_path: Path) -> tuple[Path, Path]:
     """An ICW_HOME whose warehouse was built with KEY_A, and an extract waiting in its landing."""
-    from orchestration.lib.key_fingerprint import FIRST_LOAD, record_fingerprint
-    from orchestration.lib.warehouse import connect, ensure_schema
+    from orchestration.core.warehouse import connect, ensure_schema
+    from orchestration.ingestion.key_fingerprint import FIRST_LOAD, record_fingerprint
 
     home = tmp_path / "home"
     (home / "landing").mkdir(parents=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.report import (
+from orchestration.reporting.site import (
     ReportBuildError,
     ReportResult,
     _check_build,

@@ -14,11 +14,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib import contract as c
-from orchestration.lib import expectations as ex
-from orchestration.lib.ingest import LOADED, ingest
-from orchestration.lib.settings import Settings
-from orchestration.lib.warehouse import connect
+from orchestration.core.settings import Settings
+from orchestration.core.warehouse import connect
+from orchestration.ingestion import contract as c
+from orchestration.ingestion import expectations as ex
+from orchestration.ingestion.loader import LOADED, ingest
 
 pytestmark = pytest.mark.integration
 
@@ -291,10 +291,10 @@ def test_the_expectation_checks_report_the_run_as_warnings(tmp_path):
     import dagster as dg
     from dagster_duckdb import DuckDBResource
 
-    from orchestration.defs.ingestion.assets import landed_extracts
-    from orchestration.defs.ingestion.checks import expectation_checks
-    from orchestration.lib.warehouse import connect_config
-    from orchestration.resources import WarehouseLock
+    from orchestration.core.resources import WarehouseLock
+    from orchestration.core.warehouse import connect_config
+    from orchestration.ingestion.assets import landed_extracts
+    from orchestration.ingestion.checks import expectation_checks
     from tests.conftest import icw_environment
 
     with icw_environment(tmp_path) as settings:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.lib.ingest import ingest
-from orchestration.lib.pseudonymise import person_id
-from orchestration.lib.settings import Settings
-from orchestration.lib.warehouse import connect
+from orchestration.core.settings import Settings
+from orchestration.core.warehouse import connect
+from orchestration.ingestion.loader import ingest
+from orchestration.ingestion.pseudonymise import person_id
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.defs.transformation.dbt import DBT_PROJECT, ensure_manifest
-from orchestration.resources import DBT_PROJECT_DIR
+from orchestration.core.resources import DBT_PROJECT_DIR
+from orchestration.transformation.assets import DBT_PROJECT, ensure_manifest
 
 pytestmark = pytest.mark.integration
 

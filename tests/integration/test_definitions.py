@@ -17,8 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def defs(tmp_path_factory) -> dg.Definitions:
+    from orchestration.core.settings import Settings
     from orchestration.definitions import build_definitions
-    from orchestration.lib.settings import Settings
 
     home = tmp_path_factory.mktemp("defs")
     return build_definitions(Settings.from_env({"ICW_HOME": str(home)}))
@@ -46,7 +46,7 @@ def test_monthly_schedule_runs_in_london_time(defs):
 
 
 def test_landing_sensor_requests_a_run_only_for_new_files(tmp_path, monkeypatch):
-    from orchestration.defs.automation.jobs import landing_sensor
+    from orchestration.automation.jobs import landing_sensor
 
     monkeypatch.setenv("ICW_HOME", str(tmp_path))
     monkeypatch.delenv("ICW_LANDING_DIR", raising=False)

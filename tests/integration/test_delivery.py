@@ -13,8 +13,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from orchestration.lib.delivery import DeliveryError, is_configured, send_report
-from orchestration.lib.settings import Settings
+from orchestration.core.settings import Settings
+from orchestration.reporting.delivery import DeliveryError, is_configured, send_report
 
 pytestmark = [
     pytest.mark.integration,

@@ -25,8 +25,8 @@ DEMO = {"people": 17000, "months": 36, "seed": 1}
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory):
     """(ground truth, refresh summary, home) after refreshing the default demo delivery."""
+    from orchestration.automation.refresh import run_refresh
     from orchestration.lib.generator import generate
-    from orchestration.refresh import run_refresh
 
     extracts = tmp_path_factory.mktemp("demo extracts")
     generate(extracts, **DEMO)
@@ -167,7 +167,7 @@ def test_funnel_limits_are_published_for_every_group_with_the_flags_centre(wareh
 
 
 def test_the_demos_diversity_tables_pass_the_intruders_audit(demo, warehouse):
-    from orchestration.lib import disclosure
+    from orchestration.statistics import disclosure
 
     _, summary, _ = demo
     report = disclosure.audit_published(disclosure.read_published_cells(warehouse, "reporting"))

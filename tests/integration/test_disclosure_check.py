@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.lib import disclosure
-from orchestration.lib.warehouse import connect
+from orchestration.core.warehouse import connect
+from orchestration.statistics import disclosure
 
 pytestmark = pytest.mark.integration
 
@@ -61,13 +61,13 @@ def test_a_disclosed_count_blocks_publication(refreshed_home: Path, tmp_path: Pa
     import dagster as dg
     from dagster_duckdb import DuckDBResource
 
-    from orchestration.defs.transformation.checks import (
+    from orchestration.core.resources import WarehouseLock
+    from orchestration.core.warehouse import connect_config
+    from orchestration.transformation.assets import PUBLISHED_KEY, build_publish_asset
+    from orchestration.transformation.checks import (
         DIVERSITY_TABLE_CELLS_KEY,
         no_suppressed_count_disclosed,
     )
-    from orchestration.defs.transformation.publish import PUBLISHED_KEY, build_publish_asset
-    from orchestration.lib.warehouse import connect_config
-    from orchestration.resources import WarehouseLock
     from tests.conftest import icw_environment
 
     home = tmp_path / "home"

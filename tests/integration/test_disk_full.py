@@ -15,8 +15,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib import dbt_guard, diskspace
-from orchestration.lib.settings import Settings
+from orchestration.core import diskspace
+from orchestration.core.settings import Settings
+from orchestration.transformation import dbt_guard
 from tests.conftest import land
 from tests.integration.test_resilience import icw
 

@@ -8,8 +8,8 @@ import dagster as dg
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from orchestration.defs.ingestion.freshness import caseload_arrived_within_35_days
-from orchestration.lib.warehouse import connect, ensure_schema
+from orchestration.core.warehouse import connect, ensure_schema
+from orchestration.ingestion.checks import caseload_arrived_within_35_days
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.lib.ingest import Loader, ingest
-from orchestration.lib.settings import Settings
-from orchestration.lib.warehouse import connect
+from orchestration.core.settings import Settings
+from orchestration.core.warehouse import connect
+from orchestration.ingestion.loader import Loader, ingest
 
 pytestmark = pytest.mark.integration
 

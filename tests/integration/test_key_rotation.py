@@ -22,11 +22,11 @@ from types import SimpleNamespace
 import duckdb
 import pytest
 
-from orchestration.lib.ingest import ingest
-from orchestration.lib.key_fingerprint import ROTATED, fingerprint
-from orchestration.lib.pseudonymise import person_id
-from orchestration.lib.settings import DEMO_PSEUDONYMISATION_KEY
-from orchestration.lib.warehouse import connect
+from orchestration.core.settings import DEMO_PSEUDONYMISATION_KEY
+from orchestration.core.warehouse import connect
+from orchestration.ingestion.key_fingerprint import ROTATED, fingerprint
+from orchestration.ingestion.loader import ingest
+from orchestration.ingestion.pseudonymise import person_id
 from tests.conftest import icw_environment
 
 pytestmark = pytest.mark.integration
@@ -238,10 +238,10 @@ def test_a_run_from_the_ui_sensor_or_schedule_fails_its_ingestion_step_the_same_
     import dagster as dg
     from dagster_duckdb import DuckDBResource
 
-    from orchestration.defs.ingestion.assets import landed_extracts
-    from orchestration.lib.key_fingerprint import FIRST_LOAD, record_fingerprint
-    from orchestration.lib.warehouse import connect, connect_config
-    from orchestration.resources import WarehouseLock
+    from orchestration.core.resources import WarehouseLock
+    from orchestration.core.warehouse import connect, connect_config
+    from orchestration.ingestion.assets import landed_extracts
+    from orchestration.ingestion.key_fingerprint import FIRST_LOAD, record_fingerprint
 
     extra = {"ICW_PSEUDONYMISATION_KEY": key or ""}
     with icw_environment(tmp_path, **extra) as settings:
@@ -263,7 +263,7 @@ def test_a_run_from_the_ui_sensor_or_schedule_fails_its_ingestion_step_the_same_
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     error = failure.event_specific_data.error
     message = error.cause.message.strip()  # what the UI shows as the step's error
-    assert message.startswith("orchestration.lib.key_fingerprint.KeyMismatch: ")
+    assert message.startswith("orchestration.ingestion.key_fingerprint.KeyMismatch: ")
     assert len(message.splitlines()) == 1
     assert "ICW_PSEUDONYMISATION_KEY " in message and "nothing was read or loaded" in message
     assert KEY_A not in message and (key is None or key not in message)

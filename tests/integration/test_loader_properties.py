@@ -42,11 +42,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestration.lib import contract as c
-from orchestration.lib.ingest import Loader, recognise
-from orchestration.lib.pseudonymise import person_id
-from orchestration.lib.settings import Settings
-from orchestration.lib.warehouse import connect_config
+from orchestration.core.settings import Settings
+from orchestration.core.warehouse import connect_config
+from orchestration.ingestion import contract as c
+from orchestration.ingestion.loader import Loader, recognise
+from orchestration.ingestion.pseudonymise import person_id
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.resources import DBT_PROJECT_DIR
+from orchestration.core.resources import DBT_PROJECT_DIR
 
 pytestmark = pytest.mark.integration
 

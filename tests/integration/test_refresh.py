@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.contract import load_reference_codes
+from orchestration.ingestion.contract import load_reference_codes
 
 pytestmark = pytest.mark.integration
 

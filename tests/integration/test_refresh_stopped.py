@@ -20,7 +20,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.lib import dbt_guard
+from orchestration.transformation import dbt_guard
 from tests.conftest import icw_environment, land
 from tests.integration.test_resilience import icw
 
@@ -157,9 +157,9 @@ def test_a_run_terminated_from_the_ui_rolls_back_its_file_publishes_nothing_and_
     docs/operations.md."""
     from dagster._core.utils import make_new_run_id
 
+    from orchestration.automation.refresh import prepare_dagster_home
     from orchestration.definitions import build_definitions
-    from orchestration.defs.reporting.assets import DELIVERY_KEY, REPORT_KEY
-    from orchestration.refresh import prepare_dagster_home
+    from orchestration.reporting.assets import DELIVERY_KEY, REPORT_KEY
 
     home = tmp_path / "ui home"
     with icw_environment(home) as settings:

@@ -15,17 +15,17 @@ import dagster as dg
 import pytest
 from aiosmtpd.controller import Controller
 
-from orchestration.defs.reporting import assets as reporting
-from orchestration.defs.reporting.assets import DELIVERY_KEY, REPORT_KEY, report_emailed
-from orchestration.lib.report import ReportBuildError
+from orchestration.reporting import assets as reporting
+from orchestration.reporting.assets import DELIVERY_KEY, REPORT_KEY, report_emailed
+from orchestration.reporting.site import ReportBuildError
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def defs(tmp_path_factory) -> dg.Definitions:
+    from orchestration.core.settings import Settings
     from orchestration.definitions import build_definitions
-    from orchestration.lib.settings import Settings
 
     home = tmp_path_factory.mktemp("defs")
     return build_definitions(Settings.from_env({"ICW_HOME": str(home)}))

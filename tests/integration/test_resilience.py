@@ -18,9 +18,9 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 LOAD = """
-from orchestration.lib.ingest import ingest
-from orchestration.lib.settings import Settings
-from orchestration.lib.warehouse import connect
+from orchestration.ingestion.loader import ingest
+from orchestration.core.settings import Settings
+from orchestration.core.warehouse import connect
 settings = Settings.from_env()
 ingest(connect(settings.warehouse), settings, log=lambda line: print(line, flush=True))
 """
@@ -124,7 +124,7 @@ def test_two_refreshes_started_together_one_runs_one_is_told_who_holds_it(
     assert state(home) == reference
     # and a refresh killed while its dbt has the warehouse open is finished by the next one,
     # started at once: it never meets the leftover dbt (issue 10, item 3), marts as uninterrupted
-    from orchestration.lib import dbt_guard
+    from orchestration.transformation import dbt_guard
 
     dbt_lock = dbt_guard.lock_path(home)
     run = icw(home, "refresh", "--no-report", log=tmp_path / "killed")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from orchestration.defs.transformation.dbt import PARTIAL_PARSE, tidy_targets
+from orchestration.transformation.assets import PARTIAL_PARSE, tidy_targets
 
 
 def make_run(target: Path, name: str, age: int, parse: bytes | None = None) -> Path:

@@ -12,8 +12,8 @@ import random
 import pandas as pd
 import pytest
 
-from orchestration.lib import disclosure as d
-from orchestration.lib.disclosure import TOTAL, Interval, Table, TableSet
+from orchestration.statistics import disclosure as d
+from orchestration.statistics.disclosure import TOTAL, Interval, Table, TableSet
 
 pytestmark = pytest.mark.unit
 

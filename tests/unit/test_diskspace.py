@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.lib import diskspace
-from orchestration.lib.settings import Settings
+from orchestration.core import diskspace
+from orchestration.core.settings import Settings
 
 pytestmark = pytest.mark.unit
 

@@ -11,9 +11,9 @@ import json
 import duckdb
 import pytest
 
-from orchestration.lib import contract as c
-from orchestration.lib import expectations as ex
-from orchestration.lib.warehouse import ensure_schema
+from orchestration.core.warehouse import ensure_schema
+from orchestration.ingestion import contract as c
+from orchestration.ingestion import expectations as ex
 
 pytestmark = pytest.mark.unit
 

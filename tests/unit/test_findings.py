@@ -5,7 +5,7 @@ import datetime as dt
 import duckdb
 import pytest
 
-from orchestration.lib.findings import consistency_findings, recording_findings
+from orchestration.transformation.findings import consistency_findings, recording_findings
 
 pytestmark = pytest.mark.unit
 

@@ -7,8 +7,8 @@ import datetime as dt
 import duckdb
 import pytest
 
-from orchestration.lib.freshness import caseload_freshness
-from orchestration.lib.warehouse import ensure_schema
+from orchestration.core.warehouse import ensure_schema
+from orchestration.ingestion.freshness import caseload_freshness
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.key_fingerprint import (
+from orchestration.core.settings import DEMO_PSEUDONYMISATION_KEY, LandingMissing, Settings
+from orchestration.core.warehouse import ensure_schema
+from orchestration.ingestion.key_fingerprint import (
     FINGERPRINT_LABEL,
     FIRST_LOAD,
     VERIFIED_EXISTING,
@@ -19,9 +21,7 @@ from orchestration.lib.key_fingerprint import (
     record_fingerprint,
     recorded_fingerprint,
 )
-from orchestration.lib.pseudonymise import person_id
-from orchestration.lib.settings import DEMO_PSEUDONYMISATION_KEY, LandingMissing, Settings
-from orchestration.lib.warehouse import ensure_schema
+from orchestration.ingestion.pseudonymise import person_id
 
 pytestmark = pytest.mark.unit
 
@@ -162,7 +162,7 @@ def test_only_the_default_landing_folder_is_created(tmp_path):
 
 
 def test_compare_published_sees_a_changed_row_either_way():
-    from orchestration.rotation import compare_published
+    from orchestration.ingestion.key_rotation import compare_published
 
     con = duckdb.connect(":memory:")
     con.execute("attach ':memory:' as other")

@@ -7,14 +7,14 @@ import sys
 
 import pytest
 
-from orchestration.lib.lock import WarehouseBusy, warehouse_lock
+from orchestration.core.lock import WarehouseBusy, warehouse_lock
 
 pytestmark = pytest.mark.unit
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from orchestration.lib.lock import warehouse_lock
+from orchestration.core.lock import warehouse_lock
 with warehouse_lock(Path(sys.argv[1])):
     print("held", flush=True)
     sys.stdin.readline()

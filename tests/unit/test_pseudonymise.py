@@ -7,8 +7,8 @@ import hmac
 
 import pytest
 
-from orchestration.lib.pseudonymise import person_id, person_ids
-from orchestration.lib.settings import Settings
+from orchestration.core.settings import Settings
+from orchestration.ingestion.pseudonymise import person_id, person_ids
 
 pytestmark = pytest.mark.unit
 

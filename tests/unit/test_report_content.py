@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.report_content import (
+from orchestration.reporting.content import (
     ReportContentError,
     ReportFacts,
     methods_page,

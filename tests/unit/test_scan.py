@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from orchestration.lib.scan import CsvStructureError, scan_records
+from orchestration.ingestion.scan import CsvStructureError, scan_records
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from orchestration.lib import stats
+from orchestration.statistics import flags as stats
 
 pytestmark = pytest.mark.unit
 

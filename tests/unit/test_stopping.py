@@ -13,8 +13,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib import dbt_guard, stopping
-from orchestration.lib.lock import warehouse_lock
+from orchestration.core import stopping
+from orchestration.core.lock import warehouse_lock
+from orchestration.transformation import dbt_guard
 
 pytestmark = pytest.mark.unit
 
@@ -81,7 +82,7 @@ def test_a_dbt_child_dies_with_the_process_that_started_it(tmp_path: Path):
         import subprocess, sys, time
         child = subprocess.Popen([sys.executable, "-c", '''
         import os, threading, time
-        from orchestration.lib import dbt_guard
+        from orchestration.transformation import dbt_guard
         threading.Thread(target=dbt_guard.die_with_parent, args=(os.getppid(),)).start()
         time.sleep(0.5)  # the thread that asked has ended long before the parent dies
         open({str(tmp_path / "ready")!r}, "w").close()
@@ -103,7 +104,7 @@ def test_a_dbt_child_dies_with_the_process_that_started_it(tmp_path: Path):
 def test_a_dbt_whose_parent_has_gone_refuses_to_start():
     child = _python(
         """
-        from orchestration.lib import dbt_guard
+        from orchestration.transformation import dbt_guard
         try:
             dbt_guard.die_with_parent(999999999)
         except dbt_guard.ParentGone as exc:
@@ -119,7 +120,7 @@ def test_a_dbt_whose_parent_has_gone_refuses_to_start():
 LEFTOVER = """
 import os, sys, duckdb
 from pathlib import Path
-from orchestration.lib import dbt_guard
+from orchestration.transformation import dbt_guard
 home = Path(sys.argv[1])
 con = duckdb.connect(str(home / "warehouse.duckdb"))  # a writer, as dbt is
 con.execute("create table if not exists t as select 1 as x")

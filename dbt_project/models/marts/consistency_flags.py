@@ -1,6 +1,6 @@
 """marts.consistency_flags (METRICS.md): is an LDU out of line with the division?
 
-A dbt Python model so that the statistics have one implementation: `orchestration.lib.stats`
+A dbt Python model so that the statistics have one implementation: `orchestration.statistics.flags`
 (funnel limits, z-scores, levels, phi, the homogeneity test), unit-tested against the published
 reference values. This model only feeds it the counts from `int_flags_measures_unioned` and
 casts the result to the published column types.
@@ -39,8 +39,8 @@ ORDER_BY = "period_type, period_start, period, intervention_code, measure, ldu_c
 
 
 def model(dbt, session):
-    """Flag every (period, intervention, measure) group's LDUs with lib.stats."""
-    from orchestration.lib import stats
+    """Flag every (period, intervention, measure) group's LDUs with orchestration.statistics.flags."""
+    from orchestration.statistics import flags as stats
 
     dbt.config(materialized="table")
     # In a fixed order: floating-point sums depend on the order of their terms, and a re-run

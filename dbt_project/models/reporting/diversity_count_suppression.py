@@ -1,6 +1,6 @@
 """reporting.diversity_count_suppression: which counts of the diversity tables are hidden, why.
 
-Computed by `orchestration.lib.disclosure.suppress_cells` from the exact counts of
+Computed by `orchestration.statistics.disclosure.suppress_cells` from the exact counts of
 `diversity_table_counts`: counts of 1 to 4 (primary), then complementary (secondary) cells until
 an intruder's audit (a linear programme per year and count, over the three linked tables) can
 work none of them out. `diversity_table_cells` applies it. Keys and labels only, no counts.
@@ -23,7 +23,7 @@ ORDER_BY = "period_type, period, measure, dimension, row_key, column_key"
 
 def model(dbt, session):
     """Suppress the diversity tables' counts until the audit finds nothing to work out."""
-    from orchestration.lib import disclosure
+    from orchestration.statistics import disclosure
 
     dbt.config(materialized="table")
     cells = dbt.ref("diversity_table_counts").order(ORDER_BY).df()

@@ -1,7 +1,7 @@
 -- The report's diversity tables, cell by cell, after disclosure control (issue 6, issue 10).
 --
 -- The tables and their order are `diversity_table_counts`'s; which counts are hidden is
--- `diversity_count_suppression`'s (orchestration.lib.disclosure, DESIGN_NOTES, Report):
+-- `diversity_count_suppression`'s (orchestration.statistics.disclosure, DESIGN_NOTES, Report):
 --   1. primary: a count of 1 to 4 is suppressed;
 --   2. secondary: more cells are suppressed, round after round, until an intruder's audit
 --      (the lowest and highest value each hidden count can take, given every shown count, the

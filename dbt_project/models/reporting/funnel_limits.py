@@ -1,6 +1,6 @@
 """reporting.funnel_limits: each funnel's control limits over a grid of denominators, to draw.
 
-Computed by `orchestration.lib.stats.funnel_limit_grid` from the flags themselves, so the funnel
+Computed by `orchestration.statistics.flags.funnel_limit_grid` from the flags themselves, so the funnel
 the report draws and the flags it shows come from one implementation (DESIGN_NOTES, Report).
 Types are set here; `matches_declared_columns` checks them against _reporting.yml.
 """
@@ -23,7 +23,7 @@ ORDER_BY = "period_type, period, intervention_code, measure, grid_index"
 
 def model(dbt, session):
     """Tabulate the 95 % and 99.8 % limits of every flagged group over 60 denominators."""
-    from orchestration.lib import stats
+    from orchestration.statistics import flags as stats
 
     dbt.config(materialized="table")
     # In a fixed order, as in consistency_flags: float sums depend on the order of their terms.

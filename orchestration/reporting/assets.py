@@ -6,13 +6,13 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from orchestration.defs.stopping import requested as stop_requested
-from orchestration.defs.stopping import stoppable
-from orchestration.defs.transformation.publish import PUBLISHED_KEY
-from orchestration.lib.delivery import DeliveryError, is_configured, send_report
-from orchestration.lib.report import ReportBuildError, build_report, last_good_report
-from orchestration.lib.settings import Settings
-from orchestration.resources import warehouse_connection
+from orchestration.core.resources import warehouse_connection
+from orchestration.core.settings import Settings
+from orchestration.core.stoppable import requested as stop_requested
+from orchestration.core.stoppable import stoppable
+from orchestration.reporting.delivery import DeliveryError, is_configured, send_report
+from orchestration.reporting.site import ReportBuildError, build_report, last_good_report
+from orchestration.transformation.assets import PUBLISHED_KEY
 
 REPORT_KEY = dg.AssetKey(["report", "site"])
 DELIVERY_KEY = dg.AssetKey(["report", "emailed"])

@@ -1,11 +1,13 @@
-"""Asset checks on ingestion: nothing is lost, and what the contract's suites found."""
+"""Asset checks on ingestion: nothing is lost, what the contract's suites found, and freshness."""
 
+import datetime as dt
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from orchestration.defs.ingestion.assets import LOADS_KEY, RAW_KEYS
-from orchestration.lib.expectations import summarise_results
+from orchestration.ingestion.assets import LOADS_KEY, RAW_KEYS
+from orchestration.ingestion.expectations import summarise_results
+from orchestration.ingestion.freshness import caseload_freshness
 
 
 @dg.asset_check(
@@ -80,3 +82,26 @@ def _expectation_check(extract: str) -> dg.AssetChecksDefinition:
 
 #: One check per extract on its raw asset, from the suites' results in audit.expectation_results.
 expectation_checks = [_expectation_check(name) for name in RAW_KEYS]
+
+@dg.asset_check(
+    asset=dg.AssetKey(["raw", "caseload"]),
+    name="caseload_arrived_within_35_days",
+    description="Warns when no caseload snapshot has arrived (been loaded) for over 35 days.",
+)
+def caseload_arrived_within_35_days(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    """Glue: the rule is orchestration.ingestion.freshness."""
+    with duckdb.get_connection() as con:
+        result = caseload_freshness(con, dt.datetime.now(dt.UTC))
+    return dg.AssetCheckResult(
+        passed=result.is_fresh,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=result.describe(),
+        metadata={
+            "last_snapshot_date": dg.MetadataValue.text(str(result.last_snapshot_date or "none")),
+            "days_since_arrival": (
+                dg.MetadataValue.text("never loaded")
+                if result.days_since_arrival is None
+                else dg.MetadataValue.float(round(float(result.days_since_arrival), 1))
+            ),
+        },
+    )

@@ -3,7 +3,7 @@
 DuckDB allows one writing process. The kernel releases an flock when its process dies, so a
 killed refresh never leaves a stale lock behind; the lock file records who holds it so that a
 second refresh can say so. The dbt a killed refresh started can outlive it by a moment: the
-lock is not granted until that dbt has ended too (orchestration/lib/dbt_guard.py).
+lock is not granted until that dbt has ended too (orchestration/transformation/dbt_guard.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from orchestration.lib import dbt_guard
+from orchestration.transformation import dbt_guard
 
 _HELD: dict[Path, int] = {}
 

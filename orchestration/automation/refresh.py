@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestration.lib import diskspace, stopping
-from orchestration.lib.key_fingerprint import check_warehouse_key
-from orchestration.lib.lock import warehouse_lock
-from orchestration.lib.settings import Settings
-from orchestration.lib.warehouse import connect
+from orchestration.core import diskspace, stopping
+from orchestration.core.lock import warehouse_lock
+from orchestration.core.settings import Settings
+from orchestration.core.warehouse import connect
+from orchestration.ingestion.key_fingerprint import check_warehouse_key
 
 DAGSTER_YAML = """# Written by icw: runs, logs and schedules live in $ICW_HOME/dagster.
 telemetry:
@@ -163,7 +163,7 @@ def _failure_line(result) -> str:
             message = (error.message or "").strip().splitlines()
             cause = error.cause.message.strip().splitlines() if error.cause else []
             detail = (cause or message or ["unknown error"])[-1]
-            # "orchestration.lib.report.ReportBuildError: the warehouse lacks ..." -> the message
+            # "orchestration.reporting.site.ReportBuildError: the warehouse lacks ..." -> message
             detail = re.sub(r"^(?:[\w]+\.)*\w*(?:Error|Exception): ", "", detail)
             return f"step '{event.step_key}' failed: {detail}"
     return "the run failed before any step (see the Dagster log above)"
@@ -265,7 +265,7 @@ def _stopped(instance, result) -> RefreshStopped | None:
     """If the run ended because a stop was requested: mark it CANCELED and say so."""
     import dagster as dg
 
-    from orchestration.defs.stopping import stop_message
+    from orchestration.core.stoppable import stop_message
 
     signum = stopping.requested()
     run = instance.get_run_by_id(result.run_id)
@@ -293,9 +293,9 @@ def run_refresh(
     import dagster as dg
     from dagster._core.utils import make_new_run_id
 
+    from orchestration.core.stoppable import mark_canceling
     from orchestration.definitions import build_definitions
-    from orchestration.defs.reporting.assets import DELIVERY_KEY, REPORT_KEY
-    from orchestration.defs.stopping import mark_canceling
+    from orchestration.reporting.assets import DELIVERY_KEY, REPORT_KEY
 
     started = time.perf_counter()
     since = dt.datetime.now(dt.UTC)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.lib.contract import EXTRACTS, QUARANTINE_VALUE_COLUMNS, Extract
+from orchestration.ingestion.contract import EXTRACTS, QUARANTINE_VALUE_COLUMNS, Extract
 
 #: DuckDB settings for every connection ICW opens. Extensions cannot be downloaded here, so a
 #: stray use fails at once instead of hanging; files stay readable by Evidence's DuckDB 1.4.
@@ -123,7 +123,7 @@ def ensure_key_table(con: duckdb.DuckDBPyConnection) -> None:
 
     One row per event (first load, a pre-fingerprint warehouse verified, a rotation); the
     newest row is the key every run must use. A fingerprint cannot be turned back into its
-    key (orchestration/lib/key_fingerprint.py).
+    key (orchestration/ingestion/key_fingerprint.py).
     """
     con.execute("create schema if not exists audit")
     con.execute(

@@ -1,9 +1,9 @@
 """A dbt-duckdb plugin that runs in dbt's own process before it opens the warehouse.
 
-Named in dbt_project/profiles.yml. It applies orchestration/lib/dbt_guard.py's two guards: die
-with the refresh that started dbt (and refuse to start if it has gone), and hold dbt.lock for
-the process's life. A dbt run by hand (no refresh as its parent) only takes the lock, and only
-when ICW_HOME is set.
+Named in dbt_project/profiles.yml. It applies the two guards of
+orchestration/transformation/dbt_guard.py: die with the refresh that started dbt (and refuse to
+start if it has gone), and hold dbt.lock for the process's life. A dbt run by hand (no refresh as
+its parent) only takes the lock, and only when ICW_HOME is set.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from orchestration.lib import dbt_guard
+from orchestration.transformation import dbt_guard
 
 
 class Plugin(BasePlugin):

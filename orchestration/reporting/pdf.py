@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.lib.report_content import ReportFacts, Section
+from orchestration.reporting.content import ReportFacts, Section
 
 PRINT_TIMEOUT_SECONDS = 180
 """A page that takes longer than this to print is hung."""

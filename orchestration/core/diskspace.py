@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.lib.settings import Settings
+from orchestration.core.settings import Settings
 
 MB = 1024 * 1024
 LANDING_FACTOR = 10

@@ -5,9 +5,9 @@ import hashlib
 
 import dagster as dg
 
-from orchestration.defs.reporting.assets import DELIVERY_KEY
-from orchestration.lib.ingest import landed_files
-from orchestration.lib.settings import Settings
+from orchestration.core.settings import Settings
+from orchestration.ingestion.loader import landed_files
+from orchestration.reporting.assets import DELIVERY_KEY
 
 refresh_job = dg.define_asset_job(
     name="refresh",

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.lib.contract import EXTRACTS
-from orchestration.lib.pseudonymise import person_ids
-from orchestration.lib.settings import DEMO_PSEUDONYMISATION_KEY, Settings
-from orchestration.lib.warehouse import ensure_key_table
+from orchestration.core.settings import DEMO_PSEUDONYMISATION_KEY, Settings
+from orchestration.core.warehouse import ensure_key_table
+from orchestration.ingestion.contract import EXTRACTS
+from orchestration.ingestion.pseudonymise import person_ids
 
 #: HMAC message of the fingerprint; lower case and spaces, so never a CRN (^[A-Z][0-9]{6}$).
 FINGERPRINT_LABEL = "icw pseudonymisation key fingerprint v1"
@@ -262,7 +262,7 @@ def check_key_read_only(settings: Settings, has_deliveries: bool = True) -> None
     Skipped when the warehouse does not exist yet or a refresh holds it (the run then checks
     again under the writer's lock).
     """
-    from orchestration.lib.warehouse import connect
+    from orchestration.core.warehouse import connect
 
     if not settings.warehouse.is_file():
         return
@@ -281,7 +281,7 @@ def check_before_loading(con: duckdb.DuckDBPyConnection, settings: Settings) -> 
 
     Call it under the writer's lock, before anything reads the landing folder's files.
     """
-    from orchestration.lib.ingest import landed_files
+    from orchestration.ingestion.loader import landed_files
 
     has_deliveries = any(f.recognised for f in landed_files(settings.landing_dir))
     return check_key(con, settings, record=True, has_deliveries=has_deliveries)
@@ -289,7 +289,7 @@ def check_before_loading(con: duckdb.DuckDBPyConnection, settings: Settings) -> 
 
 def check_warehouse_key(settings: Settings) -> str | None:
     """check_before_loading on the warehouse file, in a connection of its own."""
-    from orchestration.lib.warehouse import connect
+    from orchestration.core.warehouse import connect
 
     con = connect(settings.warehouse)
     try:

@@ -11,9 +11,9 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
-from orchestration.lib.lock import warehouse_lock
-from orchestration.lib.settings import REPO_ROOT, Settings
-from orchestration.lib.warehouse import connect_config
+from orchestration.core.lock import warehouse_lock
+from orchestration.core.settings import REPO_ROOT, Settings
+from orchestration.core.warehouse import connect_config
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 

@@ -25,11 +25,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from orchestration.lib import contract as c
-from orchestration.lib.pseudonymise import person_ids
-from orchestration.lib.scan import CsvStructureError, RecordScan, scan_records
-from orchestration.lib.settings import Settings
-from orchestration.lib.warehouse import ensure_schema, raw_columns
+from orchestration.core.settings import Settings
+from orchestration.core.warehouse import ensure_schema, raw_columns
+from orchestration.ingestion import contract as c
+from orchestration.ingestion.pseudonymise import person_ids
+from orchestration.ingestion.scan import CsvStructureError, RecordScan, scan_records
 
 LOADED, REJECTED, DUPLICATE, UNRECOGNISED = "LOADED", "REJECTED", "DUPLICATE", "UNRECOGNISED_FILE"
 
@@ -541,7 +541,7 @@ class Loader:
 
         The counts per expectation commit with the file's rows, in audit.expectation_results.
         """
-        from orchestration.lib.expectations import record_results, validate_batch
+        from orchestration.ingestion.expectations import record_results, validate_batch
 
         assert landed.as_at is not None
         validation = validate_batch(self.con, extract.name, landed.as_at)

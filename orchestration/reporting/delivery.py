@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from orchestration.lib.settings import Settings
+from orchestration.core.settings import Settings
 
 SMTP_TIMEOUT_SECONDS = 60
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.lib.settings import REPO_ROOT
+from orchestration.core.settings import REPO_ROOT
 
 #: The Methods page is generated from this file at every build, never copied by hand.
 METHODS_SOURCE = REPO_ROOT / "docs" / "methods.md"

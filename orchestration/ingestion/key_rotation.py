@@ -27,9 +27,11 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.lib.contract import EXTRACTS
-from orchestration.lib.ingest import LOADED, Loader
-from orchestration.lib.key_fingerprint import (
+from orchestration.core.lock import warehouse_lock
+from orchestration.core.settings import Settings
+from orchestration.core.warehouse import connect, ensure_key_table
+from orchestration.ingestion.contract import EXTRACTS
+from orchestration.ingestion.key_fingerprint import (
     RECORDED_BY_OPERATOR,
     ROTATED,
     archived_copy,
@@ -38,9 +40,7 @@ from orchestration.lib.key_fingerprint import (
     record_fingerprint,
     recorded_fingerprint,
 )
-from orchestration.lib.lock import warehouse_lock
-from orchestration.lib.settings import Settings
-from orchestration.lib.warehouse import connect, ensure_key_table
+from orchestration.ingestion.loader import LOADED, Loader
 
 #: audit tables the reload makes again; any other audit table without person_ids is copied
 REBUILT_AUDIT = ("loads", "quarantined_rows", "expectation_results", "pseudonymisation_key")
@@ -293,7 +293,7 @@ def rotate_key(
     anything, RotationFailed (the warehouse unchanged) when the rebuild fails or its published
     tables differ from the old ones (unless allow_changed_figures).
     """
-    from orchestration.refresh import RefreshFailed, prepare_dagster_home, run_refresh
+    from orchestration.automation.refresh import RefreshFailed, prepare_dagster_home, run_refresh
 
     started = time.perf_counter()
     if settings.uses_demo_key:

@@ -18,7 +18,7 @@ Evidence 39 (see STACK_NOTES.md) has habits that this module exists to contain:
   in the browser: the routes are written for `svelte.config.js` from the warehouse copy, and
   every page the PDF needs must exist after the build.
 
-The PDF pack (orchestration/lib/report_pdf.py) is printed from the finished build before
+The PDF pack (orchestration/reporting/pdf.py) is printed from the finished build before
 anything is published, so the site and the PDF are published together or not at all; the
 Methods page is generated from docs/methods.md at every build (report_content.py).
 """
@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from orchestration.lib.report_content import (
+from orchestration.reporting.content import (
     METHODS_SOURCE,
     ReportContentError,
     ReportFacts,
@@ -51,7 +51,7 @@ from orchestration.lib.report_content import (
     write_methods_page,
     write_prerender_entries,
 )
-from orchestration.lib.report_pdf import (  # noqa: F401  (re-exported for callers and tests)
+from orchestration.reporting.pdf import (  # noqa: F401  (re-exported for callers and tests)
     PdfError,
     build_pdf_pack,
     chromium_command,

@@ -3,10 +3,10 @@
 `ldus_out_of_line` and `recording_problems` surface the consistency flags and recording checks
 in the Dagster UI. They warn and never block: an LDU out of line, or a recording problem, is a
 finding for the division to look at, not a fault in the build. Their queries and summaries are
-in orchestration.lib.findings.
+in orchestration.transformation.findings.
 
 `no_suppressed_count_disclosed` blocks: it is the intruder's audit of the report's diversity
-tables (orchestration.lib.disclosure), and when it can work out a suppressed count the tables
+tables (orchestration.statistics.disclosure), and when it can work out a suppressed count the tables
 are not published (the publish step waits for it).
 
 These functions only turn the plain functions' results into check results.
@@ -15,8 +15,8 @@ These functions only turn the plain functions' results into check results.
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from orchestration.lib.disclosure import audit_published, read_published_cells
-from orchestration.lib.findings import consistency_findings, recording_findings
+from orchestration.statistics.disclosure import audit_published, read_published_cells
+from orchestration.transformation.findings import consistency_findings, recording_findings
 
 CONSISTENCY_FLAGS_KEY = dg.AssetKey(["marts", "consistency_flags"])
 DATA_QUALITY_ISSUES_KEY = dg.AssetKey(["marts", "data_quality_issues"])
@@ -100,7 +100,7 @@ def no_suppressed_count_disclosed(duckdb: DuckDBResource) -> dg.AssetCheckResult
             None if report.passed else
             f"{len(report.findings)} suppressed counts of reporting_build.diversity_table_cells "
             "can be worked out from the rest of their tables; fix the disclosure control "
-            "(orchestration/lib/disclosure.py) and refresh again"
+            "(orchestration/statistics/disclosure.py) and refresh again"
         ),
         metadata={
             "table_sets": dg.MetadataValue.int(report.table_sets),

@@ -4,12 +4,12 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from orchestration.defs.stopping import stop_point, stoppable
-from orchestration.lib.contract import EXTRACTS
-from orchestration.lib.ingest import DUPLICATE, LOADED, REJECTED, IngestSummary, ingest
-from orchestration.lib.key_fingerprint import check_before_loading
-from orchestration.lib.settings import Settings
-from orchestration.resources import WarehouseLock, warehouse_connection
+from orchestration.core.resources import WarehouseLock, warehouse_connection
+from orchestration.core.settings import Settings
+from orchestration.core.stoppable import stop_point, stoppable
+from orchestration.ingestion.contract import EXTRACTS
+from orchestration.ingestion.key_fingerprint import check_before_loading
+from orchestration.ingestion.loader import DUPLICATE, LOADED, REJECTED, IngestSummary, ingest
 
 RAW_KEYS = {name: dg.AssetKey(["raw", name]) for name in EXTRACTS}
 LOADS_KEY = dg.AssetKey(["audit", "loads"])

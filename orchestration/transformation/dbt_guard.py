@@ -12,8 +12,9 @@ carry on for a few seconds (measured: 2.9 s), so a refresh started in that windo
   (after DuckDB's own lock: the descriptor is moved above DuckDB's). A refresh takes the writer's
   lock, then waits for dbt.lock to be free, stopping a leftover dbt whose parent is dead.
 
-Both are done inside dbt's process by a dbt-duckdb plugin (orchestration/lib/dbt_plugin.py,
-named in dbt_project/profiles.yml), because dagster-dbt starts dbt itself.
+Both are done inside dbt's process by a dbt-duckdb plugin
+(orchestration/transformation/dbt_plugin.py, named in dbt_project/profiles.yml), because dagster-dbt
+starts dbt itself.
 """
 
 from __future__ import annotations

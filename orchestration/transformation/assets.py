@@ -1,4 +1,4 @@
-"""The dbt project as Dagster assets, with its sources mapped onto the ingestion assets."""
+"""The dbt project as Dagster assets (sources mapped onto the ingestion assets), and publishing."""
 
 
 import contextlib
@@ -10,11 +10,20 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_duckdb import DuckDBResource
 
-from orchestration.defs.stopping import stop_point, stoppable
-from orchestration.lib import dbt_guard, stopping
-from orchestration.resources import DBT_PROJECT_DIR, WarehouseLock, dbt_executable
+from orchestration.core import stopping
+from orchestration.core.resources import (
+    DBT_PROJECT_DIR,
+    WarehouseLock,
+    dbt_executable,
+    warehouse_connection,
+)
+from orchestration.core.stoppable import stop_point, stoppable
+from orchestration.transformation import dbt_guard
+from orchestration.transformation.publish import publish_marts
 
+PUBLISHED_KEY = dg.AssetKey(["marts", "published"])
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
@@ -141,3 +150,24 @@ def tidy_targets(run_target: Path, project_target: Path, keep: int = KEEP_RUN_TA
 def mart_keys(assets: dg.AssetsDefinition) -> list[dg.AssetKey]:
     """The keys of the published models: the dbt models under models/marts and models/reporting."""
     return sorted(k for k in assets.keys if k.path[0] in ("marts", "reporting"))
+
+def build_publish_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    """An asset that runs only after every mart and its blocking tests succeeded."""
+
+    @dg.asset(
+        key=PUBLISHED_KEY,
+        deps=mart_keys,
+        group_name="marts",
+        description="The published schema `marts`: the last build whose blocking tests passed.",
+        kinds={"duckdb"},
+        pool="warehouse",
+    )
+    def published_marts(
+        context: dg.AssetExecutionContext, duckdb: DuckDBResource, warehouse_lock: WarehouseLock
+    ) -> dg.MaterializeResult:
+        with stoppable(context), warehouse_connection(duckdb) as con:
+            tables = publish_marts(con)  # one transaction: a stop part-way publishes nothing
+        context.log.info(f"published {len(tables)} tables: {', '.join(tables)}")
+        return dg.MaterializeResult(metadata={"tables": dg.MetadataValue.json(tables)})
+
+    return published_marts

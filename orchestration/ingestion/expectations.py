@@ -6,7 +6,7 @@ one more (DUPLICATE_KEY: a key repeated among rows with no other fault). The sui
 to ``expectations/<extract>.json`` for review, and a unit test keeps them equal to what the
 contract derives. Regenerate them after changing the contract or the seeds with::
 
-    .venv/bin/python -m orchestration.lib.expectations --write
+    .venv/bin/python -m orchestration.ingestion.expectations --write
 
 Each file's raw batch (every parsed row, before quarantine: the loader's temp table ``__judged``)
 is validated by GX's own SQL engine on DuckDB, so each count is an aggregate query DuckDB runs.
@@ -40,11 +40,11 @@ from typing import Any
 
 import duckdb
 
-from orchestration.lib import contract as c
-from orchestration.lib.settings import REPO_ROOT
+from orchestration.core.settings import REPO_ROOT
+from orchestration.ingestion import contract as c
 
 SUITES_DIR = REPO_ROOT / "expectations"
-REGENERATE = "python -m orchestration.lib.expectations --write"
+REGENERATE = "python -m orchestration.ingestion.expectations --write"
 
 #: The loader's temp table of one file's parsed rows (ingest.Loader._judge): ``__line``, the
 #: normalised text ``v_<column>`` and the typed ``t_<column>`` of every contract column.
@@ -135,7 +135,7 @@ def suite_dict(extract: c.Extract, reference_codes: dict[str, tuple[str, ...]]) 
         "id": None,
         "expectations": expectations,
         "meta": {
-            "source": "orchestration/lib/contract.py (rules_for) and seeds/ (codes)",
+            "source": "orchestration/ingestion/contract.py (rules_for) and seeds/ (codes)",
             "regenerate": REGENERATE,
         },
         "notes": (
@@ -580,7 +580,7 @@ def summarise_results(
 
 def main(argv: list[str] | None = None) -> int:
     """Write the suites (``--write``) or check the committed ones are current (``--check``)."""
-    parser = argparse.ArgumentParser(prog="python -m orchestration.lib.expectations")
+    parser = argparse.ArgumentParser(prog="python -m orchestration.ingestion.expectations")
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--write", action="store_true", help="write expectations/<extract>.json")
     group.add_argument("--check", action="store_true", help="fail if a suite is out of date")

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.lib.settings import REPO_ROOT
+from orchestration.core.settings import REPO_ROOT
 
 EXTRACT_ORDER = ("caseload", "referrals", "completions")
 

@@ -5,7 +5,7 @@ started, marks the run as canceling as soon as a stop is requested (so Dagster e
 CANCELED, not FAILURE), and turns what a stop leaves behind (DuckDB's `RuntimeError('Query
 interrupted')`, a swallowed interrupt) into Dagster's own interruption. The rules of what is
 rolled back live with the work: the loader's transaction per file, dbt's build schemas, the
-publish transaction (orchestration/lib/stopping.py has the signal side).
+publish transaction (orchestration/core/stopping.py has the signal side).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import dagster as dg
 from dagster._core.errors import DagsterExecutionInterruptedError
 
-from orchestration.lib import stopping
+from orchestration.core import stopping
 
 _STOPPING_STATUSES = (dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED)
 _marked: set[str] = set()
