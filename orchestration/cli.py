@@ -137,7 +137,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _generate(args: argparse.Namespace, out: Path) -> None:
-    from orchestration.lib.generator import generate
+    from orchestration.demo import generate
 
     print(f"Generating demo extracts into {out} ({args.people:,} people, {args.months} months "
           f"from {args.start}, seed {args.seed})", flush=True)
