@@ -39,7 +39,7 @@ def icw_environment(home: Path, **extra: str) -> Iterator[Settings]:
 @pytest.fixture(scope="session")
 def small_extracts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small generated delivery (about 1,500 people, 14 months), made once per session."""
-    from orchestration.lib.generator import generate
+    from orchestration.demo import generate
 
     out = tmp_path_factory.mktemp("extracts")
     generate(out, **SMALL)

@@ -26,7 +26,7 @@ DEMO = {"people": 17000, "months": 36, "seed": 1}
 def demo(tmp_path_factory: pytest.TempPathFactory):
     """(ground truth, refresh summary, home) after refreshing the default demo delivery."""
     from orchestration.automation.refresh import run_refresh
-    from orchestration.lib.generator import generate
+    from orchestration.demo import generate
 
     extracts = tmp_path_factory.mktemp("demo extracts")
     generate(extracts, **DEMO)

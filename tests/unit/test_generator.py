@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 from scipy.stats import chi2
 
-from orchestration.lib.generator import generate
+from orchestration.demo import generate
 
 pytestmark = pytest.mark.unit
 
