@@ -1,4 +1,4 @@
-"""Tests for the consistency statistics against REFERENCE_VALUES.md and METRICS.md."""
+"""Tests for the consistency statistics against docs/reference_values.md and docs/metrics.md."""
 
 import math
 
@@ -8,6 +8,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from orchestration.statistics import flags as stats
+from orchestration.statistics import levels, limits
 
 pytestmark = pytest.mark.unit
 
@@ -21,21 +22,21 @@ P_BAR_REFERENCE = 0.80642448
 @pytest.mark.parametrize(
     ("n", "z", "side", "expected"),
     [
-        (190, stats.Z_998, "lower", 0.71784739),
-        (190, stats.Z_95, "lower", 0.75024492),
-        (190, stats.Z_95, "upper", 0.86260404),
-        (190, stats.Z_998, "upper", 0.89500157),
-        (110000, stats.Z_998, "lower", 0.80274317),
-        (110000, stats.Z_95, "lower", 0.80408963),
-        (110000, stats.Z_95, "upper", 0.80875933),
-        (110000, stats.Z_998, "upper", 0.81010578),
-        (3, stats.Z_998, "lower", 0.10150815),
-        (1, stats.Z_95, "lower", 0.03204264),
-        (1, stats.Z_95, "upper", 1.0),
+        (190, limits.Z_998, "lower", 0.71784739),
+        (190, limits.Z_95, "lower", 0.75024492),
+        (190, limits.Z_95, "upper", 0.86260404),
+        (190, limits.Z_998, "upper", 0.89500157),
+        (110000, limits.Z_998, "lower", 0.80274317),
+        (110000, limits.Z_95, "lower", 0.80408963),
+        (110000, limits.Z_95, "upper", 0.80875933),
+        (110000, limits.Z_998, "upper", 0.81010578),
+        (3, limits.Z_998, "lower", 0.10150815),
+        (1, limits.Z_95, "lower", 0.03204264),
+        (1, limits.Z_95, "upper", 1.0),
     ],
 )
 def test_proportion_limits_match_phe_indicator_methods(n, z, side, expected):
-    lower, upper = stats.proportion_limits(P_BAR_REFERENCE, n, z)
+    lower, upper = limits.proportion_limits(P_BAR_REFERENCE, n, z)
     got = lower[0] if side == "lower" else upper[0]
     assert got == pytest.approx(expected, rel=REL)
 
@@ -43,16 +44,16 @@ def test_proportion_limits_match_phe_indicator_methods(n, z, side, expected):
 @pytest.mark.parametrize(
     ("expected_count", "alpha", "lower", "upper"),
     [
-        (15, stats.ALPHA_95, 0.5596924, 1.649348),
-        (15, stats.ALPHA_998, 0.3862650, 2.082907),
-        (20, stats.ALPHA_95, 0.6108260, 1.544419),
-        (20, stats.ALPHA_998, 0.4479107, 1.902094),
-        (30, stats.ALPHA_95, 0.6746958, 1.427562),
-        (30, stats.ALPHA_998, 0.5289724, 1.702771),
+        (15, limits.ALPHA_95, 0.5596924, 1.649348),
+        (15, limits.ALPHA_998, 0.3862650, 2.082907),
+        (20, limits.ALPHA_95, 0.6108260, 1.544419),
+        (20, limits.ALPHA_998, 0.4479107, 1.902094),
+        (30, limits.ALPHA_95, 0.6746958, 1.427562),
+        (30, limits.ALPHA_998, 0.5289724, 1.702771),
     ],
 )
 def test_poisson_ratio_limits_match_funnelplotr(expected_count, alpha, lower, upper):
-    got_lower, got_upper = stats.poisson_ratio_limits(expected_count, alpha)
+    got_lower, got_upper = limits.poisson_ratio_limits(expected_count, alpha)
     # FunnelPlotR's test values are printed to 7 significant figures.
     assert got_lower[0] == pytest.approx(lower, rel=1e-6)
     assert got_upper[0] == pytest.approx(upper, rel=1e-6)
@@ -69,92 +70,61 @@ def test_poisson_ratio_limits_match_funnelplotr(expected_count, alpha, lower, up
     ],
 )
 def test_ratio_classification_matches_phe_indicator_methods(observed, expected, level, direction):
-    got_level, got_direction = stats.classify_ratios(observed, expected)
+    got_level, got_direction = levels.classify_ratios(observed, expected)
     assert (got_level[0], got_direction[0]) == (level, direction)
-
-
-@pytest.mark.parametrize(
-    ("z", "lower", "upper"),
-    [(stats.Z_95, 50.163188, 82.849139), (stats.Z_998, 42.880261, 94.000291)],
-)
-def test_byar_count_limits_for_65(z, lower, upper):
-    got_lower, got_upper = stats.byar_count_limits(65, z)
-    assert got_lower[0] == pytest.approx(lower, rel=REL)
-    assert got_upper[0] == pytest.approx(upper, rel=REL)
-
-
-@pytest.mark.parametrize(
-    ("observed", "expected", "alpha", "lower", "upper"),
-    [
-        (895, 835.88356123, stats.ALPHA_95, 1.0017148, 1.1432333),
-        (895, 835.88356123, stats.ALPHA_998, 0.9635156, 1.1860070),
-        (9, 8.3588355, stats.ALPHA_95, 0.4923381, 2.0439215),
-    ],
-)
-def test_ratio_display_limits_byar_and_exact(observed, expected, alpha, lower, upper):
-    got_lower, got_upper = stats.ratio_display_limits(observed, expected, alpha)
-    assert got_lower[0] == pytest.approx(lower, rel=REL)
-    assert got_upper[0] == pytest.approx(upper, rel=REL)
-
-
-@pytest.mark.parametrize(
-    ("observed", "expected", "ratio"), [(895, 835.88356123, 1.0707233), (9, 8.3588355, 1.0767050)]
-)
-def test_display_ratio_value(observed, expected, ratio):
-    assert observed / expected == pytest.approx(ratio, rel=REL)
 
 
 def test_chi_square_matches_scipy_documentation_example():
     # scipy's table [[10, 10, 20], [20, 20, 20]] transposed: three units of (numerator, rest).
-    statistic, dof = stats.proportions_chi_square([10, 10, 20], [30, 30, 40])
+    statistic, dof = limits.proportions_chi_square([10, 10, 20], [30, 30, 40])
     assert statistic == pytest.approx(2.7777778, rel=REL)
     assert dof == 2
-    p_value = stats.homogeneity_p_value_proportions([10, 10, 20], [30, 30, 40])
+    p_value = limits.homogeneity_p_value_proportions([10, 10, 20], [30, 30, 40])
     assert p_value == pytest.approx(0.24935221, rel=REL)
 
 
 def test_z_constants_are_the_rounded_normal_quantiles():
-    assert stats.Z_95 == pytest.approx(scipy_stats.norm.ppf(0.975), abs=5e-7)
-    assert stats.Z_998 == pytest.approx(scipy_stats.norm.ppf(0.999), abs=5e-7)
+    assert limits.Z_95 == pytest.approx(scipy_stats.norm.ppf(0.975), abs=5e-7)
+    assert limits.Z_998 == pytest.approx(scipy_stats.norm.ppf(0.999), abs=5e-7)
 
 
 # --- limits and z-scores ---------------------------------------------------------------------
 
 
 def test_proportion_limits_are_clamped_to_zero_and_one():
-    lower, _ = stats.proportion_limits(0.05, 2, stats.Z_95)
-    _, upper = stats.proportion_limits(0.95, 2, stats.Z_95)
+    lower, _ = limits.proportion_limits(0.05, 2, limits.Z_95)
+    _, upper = limits.proportion_limits(0.95, 2, limits.Z_95)
     assert lower[0] == 0.0
     assert upper[0] == 1.0
 
 
 def test_limits_are_missing_without_a_denominator():
-    lower, upper = stats.proportion_limits(0.5, [0, 10], stats.Z_95)
+    lower, upper = limits.proportion_limits(0.5, [0, 10], limits.Z_95)
     assert np.isnan(lower[0]) and np.isnan(upper[0])
     assert not np.isnan(lower[1])
-    ratio_lower, ratio_upper = stats.poisson_ratio_limits([0.0, 2.0], stats.ALPHA_95)
+    ratio_lower, ratio_upper = limits.poisson_ratio_limits([0.0, 2.0], limits.ALPHA_95)
     assert np.isnan(ratio_lower[0]) and np.isnan(ratio_upper[0])
     assert not np.isnan(ratio_lower[1])
 
 
 def test_proportion_limits_vectorised_over_n_narrow_with_volume():
-    lower, upper = stats.proportion_limits(0.6, [10, 100, 1000], stats.Z_95)
+    lower, upper = limits.proportion_limits(0.6, [10, 100, 1000], limits.Z_95)
     assert np.all(np.diff(lower) > 0)
     assert np.all(np.diff(upper) < 0)
 
 
 def test_z_scores_by_hand():
     # (0.7 - 0.5) / sqrt(0.25 / 100) = 0.2 / 0.05 = 4; (30 - 25) / sqrt(25) = 1.
-    assert stats.proportion_z_scores(70, 100, 0.5)[0] == pytest.approx(4.0)
-    assert stats.ratio_z_scores(30, 25)[0] == pytest.approx(1.0)
+    assert limits.proportion_z_scores(70, 100, 0.5)[0] == pytest.approx(4.0)
+    assert limits.ratio_z_scores(30, 25)[0] == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("p_bar", [0.0, 1.0])
 def test_pooled_zero_or_one_gives_missing_z_and_level_none(p_bar):
     numerator = np.array([20, 5]) * p_bar
-    z = stats.proportion_z_scores(numerator, [20, 5], p_bar)
+    z = limits.proportion_z_scores(numerator, [20, 5], p_bar)
     assert np.isnan(z).all()
-    level, direction = stats.classify_proportions(numerator, [20, 5], p_bar)
+    level, direction = levels.classify_proportions(numerator, [20, 5], p_bar)
     # Volume still wins for the small unit: LOW_VOLUME is about size, not spread.
     assert list(level) == ["NONE", "LOW_VOLUME"]
     assert list(direction) == ["NONE", "NONE"]
@@ -162,14 +132,8 @@ def test_pooled_zero_or_one_gives_missing_z_and_level_none(p_bar):
 
 def test_pooled_zero_with_a_stray_value_is_still_none():
     # Inconsistent inputs (a positive value against p̄ = 0) must not be flagged: z is undefined.
-    level, _ = stats.classify_proportions([5], [20], 0.0)
+    level, _ = levels.classify_proportions([5], [20], 0.0)
     assert level[0] == "NONE"
-
-
-def test_exact_poisson_limits_of_zero():
-    lower, upper = stats.exact_poisson_count_limits(0, stats.ALPHA_95)
-    assert lower[0] == 0.0
-    assert upper[0] == pytest.approx(-math.log(0.025), rel=1e-9)
 
 
 # --- classification --------------------------------------------------------------------------
@@ -177,18 +141,18 @@ def test_exact_poisson_limits_of_zero():
 
 @pytest.mark.parametrize(("n", "level"), [(9, "LOW_VOLUME"), (10, "ALARM")])
 def test_proportion_low_volume_boundary(n, level):
-    got, _ = stats.classify_proportions(0, n, 0.9)
+    got, _ = levels.classify_proportions(0, n, 0.9)
     assert got[0] == level
 
 
 @pytest.mark.parametrize(("expected", "level"), [(4.99, "LOW_VOLUME"), (5.0, "ALARM")])
 def test_ratio_low_volume_boundary(expected, level):
-    got, _ = stats.classify_ratios(30, expected)
+    got, _ = levels.classify_ratios(30, expected)
     assert got[0] == level
 
 
 def test_low_volume_has_no_direction():
-    _, direction = stats.classify_proportions(0, 9, 0.9)
+    _, direction = levels.classify_proportions(0, 9, 0.9)
     assert direction[0] == "NONE"
 
 
@@ -204,7 +168,7 @@ def test_low_volume_has_no_direction():
     ],
 )
 def test_outside_the_limits_is_strict(value, level, direction):
-    got_level, got_direction = stats.classify_level(value, 0.5, 0.6, 0.4, 0.7, low_volume=False)
+    got_level, got_direction = levels.classify_level(value, 0.5, 0.6, 0.4, 0.7, low_volume=False)
     assert (got_level[0], got_direction[0]) == (level, direction)
 
 
@@ -214,18 +178,18 @@ def test_outside_the_limits_is_strict(value, level, direction):
 def test_winsorise_hand_computed():
     # Six values: 10th percentile at position 0.5 -> (-3 + -1) / 2 = -2;
     # 90th percentile at position 4.5 -> (2 + 10) / 2 = 6.
-    got = stats.winsorise([-3, -1, 0, 1, 2, 10])
+    got = limits.winsorise([-3, -1, 0, 1, 2, 10])
     assert list(got) == pytest.approx([-2, -1, 0, 1, 2, 6])
 
 
 def test_phi_is_mean_of_squared_winsorised_z():
     # (4 + 1 + 0 + 1 + 4 + 36) / 6
-    assert stats.overdispersion_phi([-3, -1, 0, 1, 2, 10]) == pytest.approx(46 / 6)
+    assert limits.overdispersion_phi([-3, -1, 0, 1, 2, 10]) == pytest.approx(46 / 6)
 
 
 @pytest.mark.parametrize("z", [[], [2.5], [2.5, np.nan]])
 def test_phi_missing_with_fewer_than_two_z(z):
-    assert stats.overdispersion_phi(z) is None
+    assert limits.overdispersion_phi(z) is None
 
 
 @pytest.mark.parametrize(
@@ -243,22 +207,22 @@ def test_phi_missing_with_fewer_than_two_z(z):
     ],
 )
 def test_adjusted_level(level, z, phi, adjusted):
-    assert stats.adjusted_level([level], [z], phi)[0] == adjusted
+    assert levels.adjusted_level([level], [z], phi)[0] == adjusted
 
 
 def test_adjusted_level_never_more_severe_than_level():
     rng = np.random.default_rng(7)
     z = rng.normal(0, 4, 500)
-    levels = rng.choice(["NONE", "ALERT", "ALARM", "LOW_VOLUME"], 500)
+    labels = rng.choice(["NONE", "ALERT", "ALARM", "LOW_VOLUME"], 500)
     phi = rng.uniform(0.5, 3.0, 500)
-    adjusted = stats.adjusted_level(levels, z, phi)
+    adjusted = levels.adjusted_level(labels, z, phi)
     rank = {"NONE": 0, "ALERT": 1, "ALARM": 2}
-    for before, after in zip(levels, adjusted, strict=True):
+    for before, after in zip(labels, adjusted, strict=True):
         if before == "LOW_VOLUME":
             assert after == "LOW_VOLUME"
         else:
             assert rank[after] <= rank[before]
-    assert (adjusted != levels).any()  # the adjustment did something
+    assert (adjusted != labels).any()  # the adjustment did something
 
 
 # --- homogeneity --------------------------------------------------------------------------------
@@ -274,28 +238,28 @@ def test_adjusted_level_never_more_severe_than_level():
     ],
 )
 def test_proportion_homogeneity_missing(numerators, denominators):
-    assert stats.homogeneity_p_value_proportions(numerators, denominators) is None
+    assert limits.homogeneity_p_value_proportions(numerators, denominators) is None
 
 
 def test_proportion_homogeneity_agrees_with_scipy():
     numerators, denominators = [12, 30, 7, 19], [40, 61, 33, 50]
     table = np.column_stack([numerators, np.subtract(denominators, numerators)])
     expected = scipy_stats.chi2_contingency(table, correction=False).pvalue
-    got = stats.homogeneity_p_value_proportions(numerators, denominators)
+    got = limits.homogeneity_p_value_proportions(numerators, denominators)
     assert got == pytest.approx(expected, rel=1e-9)
 
 
 def test_ratio_homogeneity_hand_computed():
     # (10 - 15)^2 / 15 + (20 - 15)^2 / 15 = 10 / 3 on 1 df; P(chi2_1 > x) = erfc(sqrt(x / 2)).
-    statistic, dof = stats.ratio_chi_square([10, 20], [15, 15])
+    statistic, dof = limits.ratio_chi_square([10, 20], [15, 15])
     assert (statistic, dof) == (pytest.approx(10 / 3), 1)
     expected = math.erfc(math.sqrt(10 / 3 / 2))
-    assert stats.homogeneity_p_value_ratio([10, 20], [15, 15]) == pytest.approx(expected)
+    assert limits.homogeneity_p_value_ratio([10, 20], [15, 15]) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(("observed", "expected"), [([10], [15]), ([10, 3], [15, 0])])
 def test_ratio_homogeneity_missing(observed, expected):
-    assert stats.homogeneity_p_value_ratio(observed, expected) is None
+    assert limits.homogeneity_p_value_ratio(observed, expected) is None
 
 
 # --- the frame ----------------------------------------------------------------------------------
@@ -390,7 +354,7 @@ def test_frame_ratio_rows(measures):
     assert group.loc[2, "value"] == pytest.approx(151 / 106.443)
     assert group.loc[2, "denominator"] == pytest.approx(106.443)
     assert group.loc[2, "lower_95"] == pytest.approx(
-        stats.poisson_ratio_limits(106.443, 0.05)[0][0]
+        limits.poisson_ratio_limits(106.443, 0.05)[0][0]
     )
     observed = np.array([o for o, _ in RATIO_UNITS], dtype=float)
     expected = np.array([e for _, e in RATIO_UNITS])
@@ -491,11 +455,11 @@ def test_funnel_grid_uses_the_flagging_limits(measures):
     grid = stats.funnel_limit_grid(flags, points=7)
     completion = grid[grid["measure"] == "COMPLETION_RATE"]
     p_bar = completion["division_value"].iloc[0]
-    lower, upper = stats.proportion_limits(p_bar, completion["denominator"], stats.Z_998)
+    lower, upper = limits.proportion_limits(p_bar, completion["denominator"], limits.Z_998)
     assert completion["lower_998"].tolist() == pytest.approx(lower.tolist())
     assert completion["upper_998"].tolist() == pytest.approx(upper.tolist())
     ratio = grid[grid["measure"] == "REFERRAL_RATIO"]
-    lower, upper = stats.poisson_ratio_limits(ratio["denominator"], stats.ALPHA_95)
+    lower, upper = limits.poisson_ratio_limits(ratio["denominator"], limits.ALPHA_95)
     assert ratio["lower_95"].tolist() == pytest.approx(lower.tolist())
     assert ratio["upper_95"].tolist() == pytest.approx(upper.tolist())
     assert (ratio["division_value"] == 1.0).all()
@@ -516,4 +480,4 @@ def test_funnel_grid_skips_groups_without_volume():
 def test_linear_percentiles_match_numpy_default(size):
     values = np.random.default_rng(size).normal(0, 3, size)
     expected = np.percentile(values, [10, 90])
-    assert stats.linear_percentiles(values, [10, 90]).tolist() == pytest.approx(expected.tolist())
+    assert limits.linear_percentiles(values, [10, 90]).tolist() == pytest.approx(expected.tolist())
