@@ -6,8 +6,11 @@
     so the division's counts are the LDUs' counts summed, its rates come from those sums, its
     eligible caseload counts a person in two LDUs once and its median is over all its starts.
 
-    Facts are matched to periods through the calendar month of their date
-    (int_period_months_listed): an equality join, exact because periods are whole months. -#}
+    The events (referrals, starts, endings) are counted once, in int_usage_events_counted,
+    which the consistency funnels read too; this macro adds the eligible caseload, the zeros
+    and the rates. Caseload snapshots are matched to periods through the calendar month of
+    their date (int_period_months_listed): an equality join, exact because periods are whole
+    months. -#}
 {% macro usage_measures(by_ldu) %}
 {% set ldu = 'ldu_code, ' if by_ldu else '' %}
 with periods as (
@@ -41,14 +44,10 @@ caseload_eligible_persons as (
     from {{ ref('int_caseload_eligibility_joined') }}
 ),
 
-referrals as (
-    select * from {{ ref('int_referrals_started') }}
-),
-
-endings as (
-    -- orphans (no referral yet) count in no measure
-    select * from {{ ref('int_completions_matched') }}
-    where not is_orphan
+event_counts as (
+    -- the LDUs' rows, or the division's
+    select * from {{ ref('int_usage_events_counted') }}
+    where {{ 'not ' if by_ldu else '' }}is_division_total
 ),
 
 spine as (
@@ -118,56 +117,6 @@ eligible_counts as (
     select * from eligible_counts_longer
 ),
 
-referral_counts as (
-    select
-        period_months.period_type,
-        period_months.period,
-        {% if by_ldu %}referrals.ldu_code,{% endif %}
-        referrals.intervention_code,
-        count(*) as referrals
-    from referrals
-    inner join period_months
-        on cast({{ dbt.date_trunc('month', 'referrals.referral_date') }} as date)
-        = period_months.month_start
-    group by period_months.period_type, period_months.period, {{ ldu }}referrals.intervention_code
-),
-
-start_counts as (
-    select
-        period_months.period_type,
-        period_months.period,
-        {% if by_ldu %}referrals.ldu_code,{% endif %}
-        referrals.intervention_code,
-        count(*) as starts,
-        sum(case when referrals.is_timely_start then 1 else 0 end) as timely_starts,
-        -- continuous median over the starts with days to start of 0 or more (NULLs are skipped)
-        percentile_cont(0.5) within group (
-            order by case when referrals.days_to_start >= 0 then referrals.days_to_start end
-        ) as median_days_to_start
-    from referrals
-    inner join period_months
-        on cast({{ dbt.date_trunc('month', 'referrals.programme_start_date') }} as date)
-        = period_months.month_start
-    group by period_months.period_type, period_months.period, {{ ldu }}referrals.intervention_code
-),
-
-ending_counts as (
-    -- NEUTRAL endings (TRANSFERRED, DECEASED) count in neither completions nor non-completions
-    select
-        period_months.period_type,
-        period_months.period,
-        {% if by_ldu %}endings.ldu_code,{% endif %}
-        endings.intervention_code,
-        sum(case when endings.ending_type = 'COMPLETION' then 1 else 0 end) as completions,
-        sum(case when endings.ending_type = 'NON_COMPLETION' then 1 else 0 end)
-            as non_completions
-    from endings
-    inner join period_months
-        on cast({{ dbt.date_trunc('month', 'endings.end_date') }} as date)
-        = period_months.month_start
-    group by period_months.period_type, period_months.period, {{ ldu }}endings.intervention_code
-),
-
 {%- set join_keys -%}
     spine.period_type = {alias}.period_type
     and spine.period = {alias}.period
@@ -179,17 +128,15 @@ counted as (
     select
         spine.*,
         cast(coalesce(eligible_counts.eligible_caseload, 0) as bigint) as eligible_caseload,
-        cast(coalesce(referral_counts.referrals, 0) as bigint) as referrals,
-        cast(coalesce(start_counts.starts, 0) as bigint) as starts,
-        cast(coalesce(ending_counts.completions, 0) as bigint) as completions,
-        cast(coalesce(ending_counts.non_completions, 0) as bigint) as non_completions,
-        cast(coalesce(start_counts.timely_starts, 0) as bigint) as timely_starts,
-        cast(start_counts.median_days_to_start as double) as median_days_to_start
+        cast(coalesce(event_counts.referrals, 0) as bigint) as referrals,
+        cast(coalesce(event_counts.starts, 0) as bigint) as starts,
+        cast(coalesce(event_counts.completions, 0) as bigint) as completions,
+        cast(coalesce(event_counts.non_completions, 0) as bigint) as non_completions,
+        cast(coalesce(event_counts.timely_starts, 0) as bigint) as timely_starts,
+        cast(event_counts.median_days_to_start as double) as median_days_to_start
     from spine
     left join eligible_counts on {{ join_keys.replace('{alias}', 'eligible_counts') }}
-    left join referral_counts on {{ join_keys.replace('{alias}', 'referral_counts') }}
-    left join start_counts on {{ join_keys.replace('{alias}', 'start_counts') }}
-    left join ending_counts on {{ join_keys.replace('{alias}', 'ending_counts') }}
+    left join event_counts on {{ join_keys.replace('{alias}', 'event_counts') }}
 ),
 
 final as (

@@ -1,6 +1,8 @@
--- Blocking: the funnels are drawn from the same counts as ldu_intervention_measures. The
--- proportions' numerators and denominators equal its completions, completions + non_completions,
--- timely_starts and starts; the REFERRAL_RATIO's strata add up to its eligible caseload.
+-- Blocking: the funnels are drawn from the same counts as ldu_intervention_measures. Both read
+-- the events from int_usage_events_counted, so the proportions' numerators and denominators
+-- (completions, completions + non_completions, timely_starts, starts) must come through the
+-- union model and the Python model unchanged; the REFERRAL_RATIO's strata, counted by band in
+-- int_flags_persons_stratified, must add up to its eligible caseload.
 -- Returns the rows where the two disagree.
 -- Shown in Dagster as a check on consistency_flags (it reads other models too).
 {{ config(meta={'dagster': {'ref': {'name': 'consistency_flags'}}}) }}

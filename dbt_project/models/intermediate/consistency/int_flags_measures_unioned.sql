@@ -17,7 +17,11 @@ interventions as (
 ),
 
 proportions as (
-    select * from {{ ref('int_flags_proportions_counted') }}
+    -- the LDUs' counted events: the same counts ldu_intervention_measures publishes
+    select * from {{ ref('int_usage_events_counted') }}
+    where
+        not is_division_total
+        and period_type in ('YEAR', 'QUARTER')
 ),
 
 ratios as (
