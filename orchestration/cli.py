@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import re
 import signal
 import sys
@@ -129,11 +128,9 @@ def _location_args(p: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    if getattr(args, "landing", None):
-        os.environ["ICW_LANDING_DIR"] = str(args.landing.expanduser().resolve())
-    if getattr(args, "warehouse", None):
-        os.environ["ICW_WAREHOUSE"] = str(args.warehouse.expanduser().resolve())
-    return Settings.from_env()
+    """The environment's settings, with this command's --landing and --warehouse."""
+    return Settings.from_env(landing=getattr(args, "landing", None),
+                             warehouse=getattr(args, "warehouse", None))
 
 
 def _generate(args: argparse.Namespace, out: Path) -> None:
@@ -244,10 +241,11 @@ def _main(args: argparse.Namespace) -> int:
             return 0
         settings = _settings(args)
         if args.command == "rotate-key":
-            connect_config()
+            connect_config(settings.duckdb_memory_limit)
             return _rotate(args, settings)
         settings.ensure_dirs()  # a landing folder named but missing is an error (exit 2)
-        connect_config()  # a bad ICW_DUCKDB_MEMORY_LIMIT is a usage error, said before any work
+        # a bad ICW_DUCKDB_MEMORY_LIMIT is a usage error, said before any work
+        connect_config(settings.duckdb_memory_limit)
         if args.command in ("refresh", "demo"):
             check_key_read_only(settings)  # another key: refuse before any file is touched
     except (ValueError, OSError, KeyMismatch) as exc:

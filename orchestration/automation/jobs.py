@@ -5,6 +5,7 @@ import hashlib
 
 import dagster as dg
 
+from orchestration.core.resources import IcwSettings
 from orchestration.core.settings import Settings
 from orchestration.ingestion.loader import landed_files
 from orchestration.reporting.assets import DELIVERY_KEY
@@ -62,9 +63,9 @@ def landing_fingerprint(settings: Settings) -> str | None:
     description="Starts a refresh when extract files arrive in the landing folder.",
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
-def landing_sensor(context: dg.SensorEvaluationContext):
+def landing_sensor(context: dg.SensorEvaluationContext, icw_settings: IcwSettings):
     """Request one refresh per new set of landed files."""
-    fingerprint = landing_fingerprint(Settings.from_env())
+    fingerprint = landing_fingerprint(icw_settings.get())
     if fingerprint is None:
         return dg.SkipReason("no extract files in the landing folder")
     if fingerprint == context.cursor:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import time
 from collections.abc import Callable
@@ -151,7 +150,6 @@ def prepare_dagster_home(settings: Settings) -> Path:
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(DAGSTER_YAML, encoding="utf-8")
-    os.environ["DAGSTER_HOME"] = str(home)
     return home
 
 
@@ -321,7 +319,7 @@ def run_refresh(
             selection = keys
         else:
             selection = keys - {REPORT_KEY}
-        with dg.DagsterInstance.get() as instance:
+        with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
             run_id = make_new_run_id()
             # a stop marks the run canceling at once, so Dagster ends it CANCELED, not FAILURE
             try:

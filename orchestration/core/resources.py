@@ -1,7 +1,6 @@
-"""Dagster resources: the warehouse connection, dbt, and the writer's lock, from Settings."""
+"""Dagster resources: the settings, the warehouse connection, dbt and the writer's lock."""
 
-
-import os
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,16 +23,36 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def export_settings(settings: Settings) -> None:
-    """Make the environment say what settings says, for assets and for dbt's profile.
+class IcwSettings(dg.ConfigurableResource):
+    """The run's Settings, as the definitions were built with them (icw's options included).
 
-    Assets read Settings.from_env() and dbt's profile reads ICW_WAREHOUSE, so a run started
-    with explicit settings (icw --warehouse, a test's temporary warehouse) must export them.
+    Only the locations are resource config, shown in the UI; the key and the SMTP password are
+    read from the environment by Settings.from_env() when a step asks, and never shown.
     """
-    os.environ["ICW_HOME"] = str(settings.home)
-    os.environ["ICW_LANDING_DIR"] = str(settings.landing_dir)
-    os.environ["ICW_WAREHOUSE"] = str(settings.warehouse)
-    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+
+    home: str
+    landing_dir: str
+    warehouse: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> "IcwSettings":
+        """The resource for these settings."""
+        return cls(home=str(settings.home), landing_dir=str(settings.landing_dir),
+                   warehouse=str(settings.warehouse))
+
+    def get(self) -> Settings:
+        """The settings: these locations, the rest from the environment."""
+        return Settings.from_env(home=Path(self.home), landing=Path(self.landing_dir),
+                                 warehouse=Path(self.warehouse))
+
+    def dbt_vars(self) -> list[str]:
+        """The --vars that give dbt's profile these settings' warehouse, home and memory limit."""
+        settings = self.get()
+        return ["--vars", json.dumps({
+            "icw_warehouse": str(settings.warehouse),
+            "icw_home": str(settings.home),
+            "icw_memory_limit": settings.duckdb_memory_limit,
+        })]
 
 
 class WarehouseLock(dg.ConfigurableResource):
@@ -43,14 +62,14 @@ class WarehouseLock(dg.ConfigurableResource):
     the first asset to the last and released when the run (or its process) ends.
     """
 
+    lock_file: str
     wait: bool = False
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["WarehouseLock"]:
         """Acquire the lock, or fail the run at once naming the holder."""
-        settings = Settings.from_env()
         log = context.log.warning if context.log else None
-        with warehouse_lock(settings.lock_file, wait=self.wait, log=log):
+        with warehouse_lock(Path(self.lock_file), wait=self.wait, log=log):
             release_dead_runs(context.instance, context.run_id, context.log)
             yield self
 
@@ -95,15 +114,16 @@ def release_dead_runs(instance: dg.DagsterInstance | None, run_id: str | None, l
 
 def build_resources(settings: Settings) -> dict[str, object]:
     """The resources every ICW job uses."""
-    export_settings(settings)
     return {
+        "icw_settings": IcwSettings.of(settings),
         "duckdb": DuckDBResource(
-            database=str(settings.warehouse), connection_config=connect_config()
+            database=str(settings.warehouse),
+            connection_config=connect_config(settings.duckdb_memory_limit),
         ),
         "dbt": DbtCliResource(
             project_dir=str(DBT_PROJECT_DIR),
             profiles_dir=str(DBT_PROJECT_DIR),
             dbt_executable=dbt_executable(),
         ),
-        "warehouse_lock": WarehouseLock(),
+        "warehouse_lock": WarehouseLock(lock_file=str(settings.lock_file)),
     }

@@ -1,5 +1,10 @@
 """Settings for every ICW entry point, read from the environment in one place.
 
+Settings.from_env() is the only code that reads ICW_* variables; the command line's options
+(--landing, --warehouse) are its arguments, and a Dagster run gets the result through the
+`icw_settings` resource (orchestration/core/resources.py). Nothing writes them back to the
+environment: dbt receives the paths as --vars.
+
 The warehouse, landing folder and keys are deployment facts, not code: they come from the
 environment (or a `.env`-free shell) so the same code runs the demo, CI and a real division.
 """
@@ -8,6 +13,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +22,9 @@ from pathlib import Path
 DEMO_PSEUDONYMISATION_KEY = "icw-demo-key-not-for-real-data"
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# DuckDB takes up to 80 % of the machine's memory by default: at national scale a refresh's
+# process tree peaked at 10.9 GiB. With a limit it spills to disk instead (docs/benchmarks.md).
+DEFAULT_MEMORY_LIMIT = "1GB"
 
 
 class LandingMissing(ValueError):
@@ -40,6 +49,10 @@ class Settings:
     smtp_password: str | None = field(default=None, repr=False)
     smtp_sender: str = "icw@localhost"
     report_recipients: tuple[str, ...] = ()
+    #: Most memory DuckDB may use, in the loader, the checks and dbt (ICW_DUCKDB_MEMORY_LIMIT).
+    duckdb_memory_limit: str = DEFAULT_MEMORY_LIMIT
+    #: Dagster's home (DAGSTER_HOME), when it is not $ICW_HOME/dagster.
+    dagster_home_override: Path | None = None
 
     @property
     def archive_dir(self) -> Path:
@@ -59,7 +72,7 @@ class Settings:
     @property
     def dagster_home(self) -> Path:
         """Dagster's runs, logs and schedule state live beside the data they describe."""
-        return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster")
+        return self.dagster_home_override or self.home / "dagster"
 
     @property
     def lock_file(self) -> Path:
@@ -67,20 +80,33 @@ class Settings:
         return self.home / "refresh.lock"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
-        """Build settings from the environment, with the documented defaults."""
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        home: Path | None = None,
+        landing: Path | None = None,
+        warehouse: Path | None = None,
+    ) -> Settings:
+        """Build settings from the environment, with the documented defaults.
+
+        `home`, `landing` and `warehouse`, when given (the command line's options, a Dagster
+        resource's config), take the place of ICW_HOME, ICW_LANDING_DIR and ICW_WAREHOUSE.
+        """
         env = os.environ if environ is None else environ
-        home = Path(env.get("ICW_HOME") or "data").expanduser().resolve()
+        home = Path(home or env.get("ICW_HOME") or "data").expanduser().resolve()
         key = env.get("ICW_PSEUDONYMISATION_KEY") or ""
         recipients = tuple(
             r.strip() for r in (env.get("ICW_REPORT_RECIPIENTS") or "").split(",") if r.strip()
         )
-        landing = Path(env.get("ICW_LANDING_DIR") or home / "landing").expanduser().resolve()
+        landing = Path(landing or env.get("ICW_LANDING_DIR") or home / "landing").expanduser()
+        landing = landing.resolve()
+        dagster_home = env.get("DAGSTER_HOME")
         return cls(
             home=home,
             landing_dir=landing,
             landing_is_default=landing == home / "landing",
-            warehouse=Path(env.get("ICW_WAREHOUSE") or home / "warehouse.duckdb")
+            warehouse=Path(warehouse or env.get("ICW_WAREHOUSE") or home / "warehouse.duckdb")
             .expanduser()
             .resolve(),
             pseudonymisation_key=key or DEMO_PSEUDONYMISATION_KEY,
@@ -91,6 +117,10 @@ class Settings:
             smtp_password=env.get("ICW_SMTP_PASSWORD") or None,
             smtp_sender=env.get("ICW_SMTP_SENDER") or "icw@localhost",
             report_recipients=recipients,
+            duckdb_memory_limit=env.get("ICW_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT,
+            dagster_home_override=(
+                Path(dagster_home).expanduser().resolve() if dagster_home else None
+            ),
         )
 
     def ensure_dirs(self) -> None:

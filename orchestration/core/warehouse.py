@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
 
+from orchestration.core.settings import Settings
 from orchestration.ingestion.contract import EXTRACTS, QUARANTINE_VALUE_COLUMNS, Extract
 
 #: DuckDB settings for every connection ICW opens. Extensions cannot be downloaded here, so a
 #: stray use fails at once instead of hanging; files stay readable by Evidence's DuckDB 1.4.
 CONNECT_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": True}
-# DuckDB takes up to 80 % of the machine's memory by default: at national scale a refresh's
-# process tree peaked at 10.9 GiB. With a limit it spills to disk instead (docs/benchmarks.md).
-DEFAULT_MEMORY_LIMIT = "1GB"
 
 
-def connect_config() -> dict[str, object]:
-    """DuckDB settings for every ICW connection; ICW_DUCKDB_MEMORY_LIMIT overrides the limit."""
-    limit = os.environ.get("ICW_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+def connect_config(limit: str | None = None) -> dict[str, object]:
+    """DuckDB settings for every ICW connection, with Settings' memory limit by default."""
+    limit = limit or Settings.from_env().duckdb_memory_limit
     try:  # DuckDB's own parser; its message alone would not say where the value came from
         duckdb.connect(":memory:", config={"memory_limit": limit}).close()
     except duckdb.Error as error:

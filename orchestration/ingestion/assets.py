@@ -4,8 +4,7 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from orchestration.core.resources import WarehouseLock, warehouse_connection
-from orchestration.core.settings import Settings
+from orchestration.core.resources import IcwSettings, WarehouseLock, warehouse_connection
 from orchestration.core.stoppable import stop_point, stoppable
 from orchestration.ingestion.contract import EXTRACTS
 from orchestration.ingestion.key_fingerprint import check_before_loading
@@ -57,14 +56,17 @@ def _progress_and_stop_point(context: dg.AssetExecutionContext):
     pool="warehouse",
 )
 def landed_extracts(
-    context: dg.AssetExecutionContext, duckdb: DuckDBResource, warehouse_lock: WarehouseLock
+    context: dg.AssetExecutionContext,
+    duckdb: DuckDBResource,
+    warehouse_lock: WarehouseLock,
+    icw_settings: IcwSettings,
 ):
     """Load every file in the landing folder, in the contract's order, one commit per file.
 
-    First, check_before_loading (lib/key_fingerprint.py) refuses a key that did not build the
+    First, check_before_loading (ingestion/key_fingerprint.py) refuses a key that did not build the
     warehouse, before any file is read, for runs from the UI, the sensor and the schedule too.
     """
-    settings = Settings.from_env()
+    settings = icw_settings.get()
     settings.check_landing()
     with stoppable(context), warehouse_connection(duckdb) as con:
         if note := check_before_loading(con, settings):

@@ -306,7 +306,6 @@ def rotate_key(
     rebuilt = warehouse.with_name(f"{warehouse.stem}.rotating{warehouse.suffix}")
     backup = warehouse.with_name(f"{warehouse.stem}.before-rotation-{stamp}{warehouse.suffix}")
     work = settings.home / f"rotation-{stamp}"
-    saved_env = {k: os.environ.get(k) for k in ("ICW_HOME", "ICW_LANDING_DIR", "ICW_WAREHOUSE")}
     with warehouse_lock(settings.lock_file, wait=wait):
         if not warehouse.is_file():
             raise RotationRefused(f"there is no warehouse at {warehouse}: nothing to rotate")
@@ -370,11 +369,6 @@ def rotate_key(
             _swap(warehouse, rebuilt, backup)
             swapped = True
         finally:
-            for k, v in saved_env.items():  # run_refresh exported the rebuild's settings
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
             shutil.rmtree(work, ignore_errors=True)
             if not swapped:
                 _remove(rebuilt)

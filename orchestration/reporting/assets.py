@@ -6,8 +6,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from orchestration.core.resources import warehouse_connection
-from orchestration.core.settings import Settings
+from orchestration.core.resources import IcwSettings, warehouse_connection
 from orchestration.core.stoppable import requested as stop_requested
 from orchestration.core.stoppable import stoppable
 from orchestration.reporting.delivery import DeliveryError, is_configured, send_report
@@ -28,10 +27,12 @@ DELIVERY_KEY = dg.AssetKey(["report", "emailed"])
     ),
     kinds={"evidence", "pdf"},
 )
-def report_site(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def report_site(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, icw_settings: IcwSettings
+) -> dg.MaterializeResult:
     """Checkpoint the warehouse so its file is complete, then build the site and PDF from a copy."""
-    settings = Settings.from_env()
-    # a stop kills Evidence's and Chromium's processes (lib/report.py); the last report stays
+    settings = icw_settings.get()
+    # a stop kills Evidence's and Chromium's processes (reporting/site.py); the last report stays
     with stoppable(context):
         with warehouse_connection(duckdb) as con:
             con.execute("checkpoint")
@@ -78,9 +79,9 @@ def report_site(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg
     kinds={"email"},
     output_required=False,
 )
-def report_emailed(context: dg.AssetExecutionContext):
+def report_emailed(context: dg.AssetExecutionContext, icw_settings: IcwSettings):
     """Send the PDF this run's report step published; skip quietly when email is not set up."""
-    settings = Settings.from_env()
+    settings = icw_settings.get()
     if not is_configured(settings):
         context.log.info(
             "report not emailed: set ICW_SMTP_HOST and ICW_REPORT_RECIPIENTS to send the PDF"

@@ -15,6 +15,7 @@ from dagster_duckdb import DuckDBResource
 from orchestration.core import stopping
 from orchestration.core.resources import (
     DBT_PROJECT_DIR,
+    IcwSettings,
     WarehouseLock,
     dbt_executable,
     warehouse_connection,
@@ -91,7 +92,10 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         pool="warehouse",
     )
     def icw_dbt_models(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse_lock: WarehouseLock
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse_lock: WarehouseLock,
+        icw_settings: IcwSettings,
     ):
         """Seeds, models and their data tests: `dbt build` into the build schemas.
 
@@ -99,15 +103,15 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         (tests/integration/test_dbt_unit_tests.py), not in every refresh (about 8 s of 2 threads).
         """
         with stoppable(context):
-            yield from _build(context, dbt)
+            yield from _build(context, dbt, icw_settings.dbt_vars())
 
     return icw_dbt_models
 
 
-def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, dbt_vars: list[str]):
     """`dbt build`, whose process stops when the refresh is stopped and dies with it."""
     with dbt_guard.parent_pid_for_child():  # the dbt-duckdb plugin makes dbt die with us
-        invocation = dbt.cli(BUILD_ARGS, context=context)
+        invocation = dbt.cli([*BUILD_ARGS, *dbt_vars], context=context)
     process = invocation.process
     # dagster-dbt forwards an interrupt as SIGINT and waits 25 s by default: too long for a
     # supervisor's 30 s; stop_process() below ends a dbt that has not stopped by then.

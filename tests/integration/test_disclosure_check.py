@@ -59,10 +59,7 @@ def test_suppression_run_again_gives_the_same_cells_bit_for_bit(refreshed_home: 
 @pytest.mark.parametrize("tampered", [False, True], ids=["controlled", "secondaries_shown"])
 def test_a_disclosed_count_blocks_publication(refreshed_home: Path, tmp_path: Path, tampered):
     import dagster as dg
-    from dagster_duckdb import DuckDBResource
-
-    from orchestration.core.resources import WarehouseLock
-    from orchestration.core.warehouse import connect_config
+    from orchestration.core.resources import build_resources
     from orchestration.transformation.assets import PUBLISHED_KEY, build_publish_asset
     from orchestration.transformation.checks import (
         DIVERSITY_TABLE_CELLS_KEY,
@@ -98,15 +95,11 @@ def test_a_disclosed_count_blocks_publication(refreshed_home: Path, tmp_path: Pa
     def diversity_table_cells_as_built() -> None:
         """Stands for the dbt model: the build schema already holds it."""
 
-    with icw_environment(home):
+    with icw_environment(home) as settings:
         result = dg.materialize(
             [diversity_table_cells_as_built, no_suppressed_count_disclosed,
              build_publish_asset([DIVERSITY_TABLE_CELLS_KEY])],
-            resources={
-                "duckdb": DuckDBResource(database=str(warehouse),
-                                         connection_config=connect_config()),
-                "warehouse_lock": WarehouseLock(),
-            },
+            resources=build_resources(settings),
             raise_on_error=False,
         )
     [evaluation] = result.get_asset_check_evaluations()

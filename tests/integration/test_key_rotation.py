@@ -236,10 +236,8 @@ def test_a_run_from_the_ui_sensor_or_schedule_fails_its_ingestion_step_the_same_
 ):
     """Runs Dagster launches do not pass through `icw`: the ingestion step itself refuses."""
     import dagster as dg
-    from dagster_duckdb import DuckDBResource
-
-    from orchestration.core.resources import WarehouseLock
-    from orchestration.core.warehouse import connect, connect_config
+    from orchestration.core.resources import build_resources
+    from orchestration.core.warehouse import connect
     from orchestration.ingestion.assets import landed_extracts
     from orchestration.ingestion.key_fingerprint import FIRST_LOAD, record_fingerprint
 
@@ -253,9 +251,7 @@ def test_a_run_from_the_ui_sensor_or_schedule_fails_its_ingestion_step_the_same_
         before = files(settings.landing_dir)
         result = dg.materialize(
             [landed_extracts],
-            resources={"duckdb": DuckDBResource(database=str(settings.warehouse),
-                                                connection_config=connect_config()),
-                       "warehouse_lock": WarehouseLock()},
+            resources=build_resources(settings),
             raise_on_error=False,
         )
         assert files(settings.landing_dir) == before

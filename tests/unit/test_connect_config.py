@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.core.warehouse import DEFAULT_MEMORY_LIMIT, connect_config
+from orchestration.core.settings import DEFAULT_MEMORY_LIMIT
+from orchestration.core.warehouse import connect_config
 
 
 def test_the_cap_defaults_and_can_be_raised(monkeypatch):
