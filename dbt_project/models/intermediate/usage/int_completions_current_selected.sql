@@ -1,4 +1,5 @@
--- The current completion of each referral: greatest recorded_at, ties as for referrals.
+-- The current completion of each referral: greatest recorded_at, ties broken as the macro
+-- current_version_rank says (docs/contract.md).
 with rows_delivered as (
     select * from {{ ref('stg_completions') }}
 ),
@@ -6,10 +7,7 @@ with rows_delivered as (
 ranked as (
     select
         *,
-        row_number() over (
-            partition by referral_id
-            order by recorded_at desc, as_at_date desc, file_name desc, line_number desc
-        ) as version_rank
+        {{ current_version_rank('referral_id', 'recorded_at') }} as version_rank
     from rows_delivered
 ),
 

@@ -1,5 +1,5 @@
--- The current version of each referral: greatest last_updated_at; ties go to the later as-at
--- date, then the greater file name, then the later line (EXTRACTS.md).
+-- The current version of each referral: greatest last_updated_at, ties broken as the macro
+-- current_version_rank says (docs/contract.md).
 with versions as (
     select * from {{ ref('stg_referrals') }}
 ),
@@ -7,10 +7,7 @@ with versions as (
 ranked as (
     select
         *,
-        row_number() over (
-            partition by referral_id
-            order by last_updated_at desc, as_at_date desc, file_name desc, line_number desc
-        ) as version_rank,
+        {{ current_version_rank('referral_id', 'last_updated_at') }} as version_rank,
         count(*) over (partition by referral_id) as version_count
     from versions
 ),
