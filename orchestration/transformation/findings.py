@@ -2,9 +2,10 @@
 
 The Dagster asset checks on `consistency_flags` and `data_quality_issues` report these findings
 as metadata; they live here, as plain functions over a DuckDB connection, so that the asset
-checks stay glue and the queries and summaries can be tested on small explicit tables. Both read
-the build schema (`marts_build`) by default: the checks run right after `dbt build`, on the tables
-about to be published.
+checks stay glue and the summaries can be tested on small explicit tables. Both read the build
+schemas by default (`reporting_build`, `marts_build`): the checks run right after `dbt build`, on
+the tables about to be published. Which consistency findings are current is not decided here:
+the dbt model `current_findings` is that rule's one home.
 """
 
 from __future__ import annotations
@@ -12,9 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
-
-#: The levels that make an LDU out of line, most severe first.
-FLAGGED_LEVELS = ("ALARM", "ALERT")
 
 
 @dataclass(frozen=True)
@@ -150,46 +148,33 @@ def _checked_schema(schema: str) -> str:
 
 
 def consistency_findings(
-    con: duckdb.DuckDBPyConnection, schema: str = "marts_build"
+    con: duckdb.DuckDBPyConnection, schema: str = "reporting_build"
 ) -> FlagFindings:
-    """Read the ALARM and ALERT rows of the latest YEAR and the latest QUARTER.
+    """Read the current findings: which rows are current is decided in dbt, not here.
 
-    "Latest" is the period with the latest start for each period type, partial or not: the
-    current financial year so far, and the latest quarter. Flags are ordered ALARM first, then
-    by period type (YEAR first), intervention, measure and LDU.
+    `current_findings` (a dbt reporting model, one home for the rule) holds the ALARM and ALERT
+    rows of `current_periods`' YEAR and QUARTER, the latest of each, partial or not. Flags are
+    ordered ALARM first, then by period type (YEAR first), intervention, measure and LDU.
     """
     schema = _checked_schema(schema)
     periods = con.execute(
         f"""
         select period_type, period, is_partial
-        from (
-            select distinct period_type, period, period_start, is_partial
-            from {schema}.consistency_flags
-        ) as periods
-        qualify row_number() over (partition by period_type order by period_start desc) = 1
+        from {schema}.current_periods
+        where period_type in ('YEAR', 'QUARTER')
         order by case period_type when 'YEAR' then 0 else 1 end
         """
     ).fetchall()
     rows = con.execute(
         f"""
-        with latest as (
-            select period_type, max(period_start) as period_start
-            from {schema}.consistency_flags
-            group by period_type
-        )
         select
-            flags.period_type, flags.period, flags.is_partial, flags.intervention_code,
-            flags.measure, flags.ldu_code, flags.level, flags.direction, flags.value,
-            flags.division_value, flags.lower_998, flags.upper_998, flags.level_adjusted
-        from {schema}.consistency_flags as flags
-        inner join latest
-            on flags.period_type = latest.period_type
-            and flags.period_start = latest.period_start
-        where flags.level in ('ALARM', 'ALERT')
+            period_type, period, is_partial, intervention_code, measure, ldu_code, level,
+            direction, value, division_value, lower_998, upper_998, level_adjusted
+        from {schema}.current_findings
         order by
-            case flags.level when 'ALARM' then 0 else 1 end,
-            case flags.period_type when 'YEAR' then 0 else 1 end,
-            flags.intervention_code, flags.measure, flags.ldu_code
+            case level when 'ALARM' then 0 else 1 end,
+            case period_type when 'YEAR' then 0 else 1 end,
+            intervention_code, measure, ldu_code
         """
     ).fetchall()
     return FlagFindings(

@@ -1,7 +1,5 @@
 """The findings the Dagster asset checks report: which LDUs are out of line, which checks fired."""
 
-import datetime as dt
-
 import duckdb
 import pytest
 
@@ -9,25 +7,30 @@ from orchestration.transformation.findings import consistency_findings, recordin
 
 pytestmark = pytest.mark.unit
 
-FLAG_COLUMNS = (
-    "period_type varchar, period varchar, intervention_code varchar, measure varchar, "
-    "ldu_code varchar, value double, division_value double, lower_998 double, upper_998 double, "
-    "direction varchar, level varchar, level_adjusted varchar, period_start date, "
-    "is_partial boolean"
+# What consistency_findings reads of the dbt models current_periods and current_findings. Which
+# rows are current (ALARM or ALERT, latest YEAR and QUARTER) is decided and unit-tested in dbt
+# (dbt_project/models/reporting/current_findings.yml); here the tables are given as dbt built them.
+PERIOD_COLUMNS = "period_type varchar, period varchar, is_partial boolean"
+FINDING_COLUMNS = (
+    "period_type varchar, period varchar, is_partial boolean, intervention_code varchar, "
+    "measure varchar, ldu_code varchar, level varchar, direction varchar, value double, "
+    "division_value double, lower_998 double, upper_998 double, level_adjusted varchar"
 )
 
 
-def _flag(period_type, period, start, ldu, level, direction="NONE", partial=False,
-          intervention="TSP", measure="COMPLETION_RATE"):
-    return (period_type, period, intervention, measure, ldu, 0.5, 0.7, 0.6, 0.8, direction,
-            level, level, dt.date.fromisoformat(start), partial)
+def _finding(period_type, period, ldu, level, direction="LOW", partial=False,
+             intervention="TSP", measure="COMPLETION_RATE"):
+    return (period_type, period, partial, intervention, measure, ldu, level, direction, 0.5,
+            0.7, 0.6, 0.8, level)
 
 
 @pytest.fixture
 def con():
     connection = duckdb.connect()
     connection.execute("create schema marts_build")
-    connection.execute(f"create table marts_build.consistency_flags ({FLAG_COLUMNS})")
+    connection.execute("create schema reporting_build")
+    connection.execute(f"create table reporting_build.current_periods ({PERIOD_COLUMNS})")
+    connection.execute(f"create table reporting_build.current_findings ({FINDING_COLUMNS})")
     connection.execute(
         "create table marts_build.data_quality_issues (check_code varchar, ldu_code varchar, "
         "period varchar, record_count bigint, example_referral_ids varchar[])"
@@ -39,19 +42,22 @@ def con():
     connection.close()
 
 
-def _insert_flags(con, rows):
-    placeholders = ", ".join("?" * len(rows[0]))
-    con.executemany(f"insert into marts_build.consistency_flags values ({placeholders})", rows)
+def _insert(con, periods, findings):
+    con.executemany("insert into reporting_build.current_periods values (?, ?, ?)", periods)
+    if findings:
+        placeholders = ", ".join("?" * len(findings[0]))
+        con.executemany(
+            f"insert into reporting_build.current_findings values ({placeholders})", findings
+        )
 
 
-def test_flags_come_from_the_latest_year_and_quarter_only(con):
-    _insert_flags(con, [
-        _flag("YEAR", "2024-25", "2024-04-01", "WM01", "ALARM", "LOW"),
-        _flag("YEAR", "2025-26", "2025-04-01", "WM02", "ALARM", "LOW", partial=True),
-        _flag("YEAR", "2025-26", "2025-04-01", "WM03", "NONE", partial=True),
-        _flag("QUARTER", "2025-26 Q1", "2025-04-01", "WM04", "ALERT", "HIGH"),
-        _flag("QUARTER", "2025-26 Q2", "2025-07-01", "WM05", "ALERT", "HIGH", partial=True),
-        _flag("QUARTER", "2025-26 Q2", "2025-07-01", "WM06", "LOW_VOLUME", partial=True),
+CURRENT = [("MONTH", "2025-09", False), ("QUARTER", "2025-26 Q2", True), ("YEAR", "2025-26", True)]
+
+
+def test_the_current_findings_are_reported_with_their_periods(con):
+    _insert(con, CURRENT, [
+        _finding("QUARTER", "2025-26 Q2", "WM05", "ALERT", "HIGH", partial=True),
+        _finding("YEAR", "2025-26", "WM02", "ALARM", "LOW", partial=True),
     ])
     findings = consistency_findings(con)
     assert findings.periods == (("YEAR", "2025-26", True), ("QUARTER", "2025-26 Q2", True))
@@ -64,21 +70,11 @@ def test_flags_come_from_the_latest_year_and_quarter_only(con):
     assert findings.listing()[0] == "2025-26 ALARM LOW WM02 TSP COMPLETION_RATE"
 
 
-def test_earlier_quarters_are_not_reported(con):
-    _insert_flags(con, [
-        _flag("QUARTER", "2024-25 Q4", "2025-01-01", "WM01", "ALARM", "LOW"),
-        _flag("QUARTER", "2025-26 Q1", "2025-04-01", "WM02", "ALERT", "LOW"),
-        _flag("QUARTER", "2024-25 Q3", "2024-10-01", "WM03", "ALARM", "HIGH"),
-    ])
-    findings = consistency_findings(con)
-    assert [f.ldu_code for f in findings.flags] == ["WM02"]
-
-
 def test_alarm_rows_are_listed_before_alert_rows_and_the_table_names_them(con):
-    _insert_flags(con, [
-        _flag("YEAR", "2025-26", "2025-04-01", "EM01", "ALERT", "HIGH"),
-        _flag("YEAR", "2025-26", "2025-04-01", "WM09", "ALARM", "LOW", intervention="SI_ATB",
-              measure="REFERRAL_RATIO"),
+    _insert(con, CURRENT, [
+        _finding("YEAR", "2025-26", "EM01", "ALERT", "HIGH"),
+        _finding("YEAR", "2025-26", "WM09", "ALARM", "LOW", intervention="SI_ATB",
+                 measure="REFERRAL_RATIO"),
     ])
     findings = consistency_findings(con)
     assert [f.level for f in findings.flags] == ["ALARM", "ALERT"]
@@ -88,7 +84,7 @@ def test_alarm_rows_are_listed_before_alert_rows_and_the_table_names_them(con):
 
 
 def test_nothing_out_of_line_passes(con):
-    _insert_flags(con, [_flag("YEAR", "2025-26", "2025-04-01", "WM01", "NONE")])
+    _insert(con, [("YEAR", "2025-26", False)], [])
     findings = consistency_findings(con)
     assert not findings.has_findings
     assert findings.markdown() == "No LDU is at ALARM or ALERT in 2025-26."
