@@ -113,7 +113,8 @@ class RunSummary:
         ]
         if self.flags_available:
             out.append(
-                f"  LDUs flagged at ALARM (latest year): {', '.join(self.flagged) or 'none'}"
+                "  LDUs flagged at ALARM (latest year and quarter): "
+                + (", ".join(self.flagged) or "none")
             )
         if self.stages:
             steps = ", ".join(f"{k} {v:.1f}s" for k, v in self.stages.items())
@@ -223,22 +224,18 @@ def summarise(settings: Settings, since: dt.datetime, result) -> RunSummary:
         summary.unrecognised = [
             p.name for p in settings.landing_dir.iterdir() if p.is_file()
         ] if settings.landing_dir.is_dir() else []
+        # Which findings are current is decided once, in reporting.current_findings (dbt).
         has_flags = con.execute(
             "select count(*) from information_schema.tables "
-            "where table_schema = 'marts' and table_name = 'consistency_flags'"
+            "where table_schema = 'reporting' and table_name = 'current_findings'"
         ).fetchone()[0]
         if has_flags:
             summary.flags_available = True
             summary.flagged = [
                 r[0]
                 for r in con.execute(
-                    """
-                    select distinct ldu_code from marts.consistency_flags
-                    where period_type = 'YEAR' and level = 'ALARM'
-                        and period = (select max(period) from marts.consistency_flags
-                                      where period_type = 'YEAR')
-                    order by 1
-                    """
+                    "select distinct ldu_code from reporting.current_findings "
+                    "where level = 'ALARM' order by 1"
                 ).fetchall()
             ]
     finally:
