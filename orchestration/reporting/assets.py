@@ -10,7 +10,8 @@ from orchestration.core.resources import IcwSettings, warehouse_connection
 from orchestration.core.stoppable import requested as stop_requested
 from orchestration.core.stoppable import stoppable
 from orchestration.reporting.delivery import DeliveryError, is_configured, send_report
-from orchestration.reporting.site import ReportBuildError, build_report, last_good_report
+from orchestration.reporting.evidence import ReportBuildError
+from orchestration.reporting.site import build_report, last_good_report
 from orchestration.transformation.assets import PUBLISHED_KEY
 
 REPORT_KEY = dg.AssetKey(["report", "site"])

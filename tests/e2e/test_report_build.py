@@ -21,15 +21,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.reporting.site import (
-    ReportBuildError,
-    ReportResult,
-    _check_build,
-    build_report,
-    chromium_command,
-    find_chromium,
-    serve_directory,
-)
+from orchestration.reporting.evidence import ReportBuildError, check_build
+from orchestration.reporting.pdf import chromium_command, find_chromium, serve_directory
+from orchestration.reporting.site import ReportResult, build_report
 from tests.e2e.report_fixture import PLANTED_INTERVENTION, PLANTED_LDU, write_fixture_warehouse
 
 REPO = Path(__file__).resolve().parents[2]
@@ -491,7 +485,7 @@ def test_a_page_query_error_fails_the_build():
         "Build complete --> /build\n"
     )
     with pytest.raises(ReportBuildError, match=r"^npm run build: page queries failed: broken"):
-        _check_build(output)
+        check_build(output)
 
 
 def test_missing_npm_packages_say_run_make_install(tmp_path: Path):

@@ -15,9 +15,11 @@ import dagster as dg
 import pytest
 from aiosmtpd.controller import Controller
 
+from orchestration.core.resources import IcwSettings
+from orchestration.core.settings import Settings
 from orchestration.reporting import assets as reporting
 from orchestration.reporting.assets import DELIVERY_KEY, REPORT_KEY, report_emailed
-from orchestration.reporting.site import ReportBuildError
+from orchestration.reporting.evidence import ReportBuildError
 
 pytestmark = pytest.mark.integration
 
@@ -73,6 +75,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _settings_resource() -> dict:
+    """The run's settings as a refresh hands them to its steps (from the environment here)."""
+    return {"icw_settings": IcwSettings.of(Settings.from_env())}
+
+
 def test_the_email_step_sends_the_pdf_the_report_step_recorded(tmp_path: Path, monkeypatch):
     pdf = tmp_path / "reports" / "icw-report-2025-09.pdf"
     pdf.parent.mkdir()
@@ -96,7 +103,8 @@ def test_the_email_step_sends_the_pdf_the_report_step_recorded(tmp_path: Path, m
                     },
                 )
             )
-            result = dg.materialize([report_emailed], instance=instance)
+            result = dg.materialize([report_emailed], instance=instance,
+                                    resources=_settings_resource())
     finally:
         controller.stop()
 
@@ -115,7 +123,8 @@ def test_without_email_settings_nothing_is_sent_or_materialised(tmp_path: Path, 
     monkeypatch.delenv("ICW_SMTP_HOST", raising=False)
     monkeypatch.delenv("ICW_REPORT_RECIPIENTS", raising=False)
     with dg.DagsterInstance.ephemeral() as instance:
-        result = dg.materialize([report_emailed], instance=instance)
+        result = dg.materialize([report_emailed], instance=instance,
+                                resources=_settings_resource())
     assert result.success
     assert result.get_asset_materialization_events() == []
 
@@ -138,7 +147,8 @@ def test_a_failed_build_says_the_last_good_report_stays(tmp_path: Path, monkeypa
         result = dg.materialize(
             [reporting.report_site],
             instance=instance,
-            resources={"duckdb": DuckDBResource(database=str(warehouse))},
+            resources={"duckdb": DuckDBResource(database=str(warehouse)),
+                       **_settings_resource()},
             raise_on_error=False,
         )
     assert not result.success
