@@ -1,7 +1,10 @@
-"""Stand-ins for dbt's `builtins.ref` and `builtins.source`, which the project's own ref() and
-source() macros call (macros/relations_without_database.sql), so that sqlfluff's jinja templater
-can render the models without dbt. They render as sqlfluff's dbt built-ins do (`ref('x')` as
-`x`, `source('s', 't')` as `s_t`); only the linter uses them."""
+"""Stand-ins for dbt's `builtins.ref` and `builtins.source`, for sqlfluff.
+
+The project's own ref() and source() macros (macros/relations_without_database.sql) call them,
+so sqlfluff's jinja templater needs them to render the models without dbt. They render as
+sqlfluff's dbt built-ins do (`ref('x')` as `x`, `source('s', 't')` as `s_t`); only the linter
+uses them.
+"""
 
 
 class _Relation(str):
@@ -12,8 +15,10 @@ class _Relation(str):
 
 
 def ref(*names, **_kwargs):
+    """The model's name (the last positional argument; a package name may come first)."""
     return _Relation(names[-1])
 
 
 def source(source_name, table_name):
+    """`<source>_<table>`, as sqlfluff's own dbt built-in renders a source."""
     return _Relation(f"{source_name}_{table_name}")
