@@ -1,4 +1,4 @@
-"""The extract contract (docs/contract.md, version 1) as data.
+"""The extract contract (docs/contract.md, version 1.1) as data.
 
 Every rule is defined once here. The loader turns the rules into one SQL expression that gives
 each row its first failing reason (``judge_sql``), and the Great Expectations suites are built
@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.core.settings import REPO_ROOT
+
+#: The version of docs/contract.md these rules implement; a test holds the two together.
+CONTRACT_VERSION = "1.1"
 
 EXTRACT_ORDER = ("caseload", "referrals", "completions")
 
