@@ -108,7 +108,7 @@ def consistency_flags(measures: pd.DataFrame) -> pd.DataFrame:
     present and non-negative (zeros, not NULLs). Any other input columns (e.g. period_start) are
     passed through after the published ones.
 
-    Output: the columns of METRICS.md in its order (OUTPUT_COLUMNS), one row per input row and
+    Output: the columns of docs/metrics.md in its order (OUTPUT_COLUMNS), one row per input row and
     in input order; numbers as float64 with NaN for NULL, labels as strings. p̄ is pooled over
     every LDU of the group, LOW_VOLUME ones included; φ and the homogeneity test use the
     non-LOW_VOLUME LDUs only. The row arithmetic is vectorised; φ and the χ² test loop over
@@ -202,7 +202,7 @@ def funnel_limit_grid(
     """Tabulate each group's funnel limits over a grid of denominators, for the report to draw.
 
     Computed here, by the functions that flag, so the drawn funnel and the flags cannot drift
-    apart (DESIGN_NOTES). `flags` is the output of `consistency_flags` (it needs the group
+    apart (docs/decisions.md). `flags` is the output of `consistency_flags` (it needs the group
     columns, `denominator` and `division_value`). Each group gets `points` denominators spaced
     evenly on a log scale from `start` to `scale` × its largest denominator, both included.
     Groups whose largest denominator × `scale` is not above `start`, or whose p̄ is missing

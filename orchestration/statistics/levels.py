@@ -1,4 +1,4 @@
-"""The consistency levels: ALARM, ALERT, NONE or LOW_VOLUME, and HIGH or LOW (METRICS.md).
+"""The consistency levels: ALARM, ALERT, NONE or LOW_VOLUME, and HIGH or LOW (docs/metrics.md).
 
 `classify_proportions` and `classify_ratios` are what `flags.consistency_flags` calls for each
 unit; `adjusted_level` softens a level for overdispersion. "Outside the limits" is strict:

@@ -21,7 +21,7 @@ from scipy import stats
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
-# Standard normal quantiles as printed in METRICS.md; scipy.stats.norm.ppf(0.975) and
+# Standard normal quantiles as printed in docs/metrics.md; scipy.stats.norm.ppf(0.975) and
 # norm.ppf(0.999) give 1.959963985 and 3.090232306. The spec's rounded values are used everywhere
 # so that two implementations of the spec agree to the last digit.
 Z_95: Final = 1.959964
@@ -30,7 +30,7 @@ ALPHA_95: Final = 0.05
 ALPHA_998: Final = 0.002
 
 # Below these volumes a unit is LOW_VOLUME: not classified, and left out of phi and the
-# homogeneity test (METRICS.md).
+# homogeneity test (docs/metrics.md).
 MIN_PROPORTION_DENOMINATOR: Final = 10
 MIN_RATIO_EXPECTED: Final = 5
 

@@ -8,7 +8,7 @@ for each hidden cell, its lowest and highest possible value given everything pub
 linear programme per set of linked tables, `scipy.optimize.linprog`); a cell is *disclosed* when
 fewer than two whole numbers lie between them. `protect` hides more cells (complementary, or
 secondary, suppression) until the audit finds nothing, preferring the smallest non-zero cells
-and hiding a total only when nothing else protects (DESIGN_NOTES, Report).
+and hiding a total only when nothing else protects (docs/decisions.md, Reporting).
 
 Linked tables: tables that share figures are audited together. The report shows, for one year
 and one count, a table per dimension (gender, ethnicity group, age band); each intervention's
