@@ -1,7 +1,7 @@
 -- noqa: disable=LT02
 -- (the macro's body is SQL, not indented inside the macro block; the models that call it are
 -- linted with it rendered)
-{#- The usage measures of METRICS.md for every reported period and intervention, per LDU when
+{#- The usage measures of docs/metrics.md for every reported period and intervention, per LDU when
     by_ldu is true and for the division as a whole otherwise. One definition serves both marts,
     so the division's counts are the LDUs' counts summed, its rates come from those sums, its
     eligible caseload counts a person in two LDUs once and its median is over all its starts.

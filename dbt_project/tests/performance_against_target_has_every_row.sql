@@ -1,5 +1,5 @@
 -- Every reported financial year x seed LDU x seed intervention x the four measures has a row
--- in performance_against_target, and no other row exists (METRICS.md). Returns the
+-- in performance_against_target, and no other row exists (docs/metrics.md). Returns the
 -- combinations that are missing or extra.
 with expected as (
     select

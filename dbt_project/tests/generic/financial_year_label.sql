@@ -1,4 +1,4 @@
-{#- Every non-NULL value is a financial year label as METRICS.md writes it: `2024-25`, the year
+{#- Every non-NULL value is a financial year label as docs/metrics.md writes it: `2024-25`, the year
     April starts in, a hyphen, and the last two digits of the next year. Returns the rows whose
     label is not of that form. -#}
 {% test financial_year_label(model, column_name) %}

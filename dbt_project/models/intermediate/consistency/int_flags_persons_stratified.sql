@@ -1,4 +1,4 @@
--- N(i, s) of the indirectly standardised REFERRAL_RATIO (METRICS.md): per financial YEAR and
+-- N(i, s) of the indirectly standardised REFERRAL_RATIO (docs/metrics.md): per financial YEAR and
 -- QUARTER, LDU, intervention and reoffending band, the persons eligible for the intervention in
 -- the LDU's snapshots dated in the period. A person counts once per LDU, in the band of their
 -- latest eligible snapshot in the period in that LDU. Snapshots meet periods through their month

@@ -1,4 +1,4 @@
--- Indirect standardisation of referrals over reoffending-band strata (METRICS.md,
+-- Indirect standardisation of referrals over reoffending-band strata (docs/metrics.md,
 -- REFERRAL_RATIO), per financial YEAR and QUARTER, LDU and intervention:
 --   division rate r(s) = sum_i O(i, s) / sum_i N(i, s), 0 when sum_i N(i, s) is 0;
 --   expected E(i) = sum_s N(i, s) * r(s); observed O(i) = sum_s O(i, s).

@@ -1,4 +1,4 @@
--- O(i, s) of the indirectly standardised REFERRAL_RATIO (METRICS.md): per financial YEAR and
+-- O(i, s) of the indirectly standardised REFERRAL_RATIO (docs/metrics.md): per financial YEAR and
 -- QUARTER, LDU, intervention and reoffending band, the eligible referrals (current versions)
 -- with referral_date in the period, each in its own band.
 with periods as (

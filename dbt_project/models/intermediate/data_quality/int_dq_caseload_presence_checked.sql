@@ -1,6 +1,7 @@
--- NOT_ON_CASELOAD (METRICS.md): a referral (current version) for a person who is in no caseload
--- snapshot of the referral's LDU dated in the calendar month before, the month of, or the month
--- after the month of its referral_date. One row per such referral, dated by referral_date.
+-- NOT_ON_CASELOAD (docs/metrics.md): a referral (current version) for a person who is in no
+-- caseload snapshot of the referral's LDU dated in the calendar month before, the month of, or
+-- the month after the month of its referral_date. One row per such referral, dated by
+-- referral_date.
 with referrals as (
     select * from {{ ref('int_referrals_current_selected') }}
 ),

@@ -1,4 +1,4 @@
--- The recording checks of METRICS.md that look at a completion (current versions), one row per
+-- The recording checks of docs/metrics.md that look at a completion (current versions), one row per
 -- completion and check it fails, dated by the completion's end_date. ldu_code is the current
 -- referral's LDU (NULL for an orphan). "Today" is the latest caseload snapshot.
 with completions as (

@@ -1,7 +1,7 @@
--- The recording checks of METRICS.md that look at a referral on its own (current versions), one
--- row per referral and check it fails, dated by its referral_date: not eligible for its
--- intervention, dated outside the intervention's validity (inclusive bounds; an empty valid_to
--- is open), or closed without the status_reason its status needs.
+-- The recording checks of docs/metrics.md that look at a referral on its own (current
+-- versions), one row per referral and check it fails, dated by its referral_date: not eligible
+-- for its intervention, dated outside the intervention's validity (inclusive bounds; an empty
+-- valid_to is open), or closed without the status_reason its status needs.
 with referrals as (
     select * from {{ ref('int_referrals_started') }}
 ),

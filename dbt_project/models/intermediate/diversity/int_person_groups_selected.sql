@@ -1,6 +1,6 @@
 -- One row per financial year and person on the caseload in it: the person's gender, ethnicity
 -- group and age band in their latest caseload snapshot dated in the year, whichever LDU it is
--- in (METRICS.md, division_diversity_measures).
+-- in (docs/metrics.md, division_diversity_measures).
 -- Written so that DuckDB can spill it under the memory cap (docs/benchmarks.md, Never failing
 -- on memory): a grouped max of the snapshot date, then an equality join back on the caseload's
 -- key (snapshot_date, person_id). A row_number over the whole caseload, partitioned by year and

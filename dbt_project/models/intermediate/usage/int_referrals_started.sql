@@ -1,5 +1,5 @@
 -- Current referrals with their start: the referral's start_date, or where that is empty the
--- matched completion's start_date; days to start, timeliness and eligibility (METRICS.md).
+-- matched completion's start_date; days to start, timeliness and eligibility (docs/metrics.md).
 with referrals as (
     select * from {{ ref('int_referrals_current_selected') }}
 ),

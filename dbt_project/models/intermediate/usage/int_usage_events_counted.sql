@@ -1,6 +1,6 @@
--- The usage events of METRICS.md, counted once for every model that reports them: referrals (by
--- referral_date), starts and timely starts (by programme start date), completions and
--- non-completions (by end_date; NEUTRAL endings count in neither), with the median days to
+-- The usage events of docs/metrics.md, counted once for every model that reports them:
+-- referrals (by referral_date), starts and timely starts (by programme start date), completions
+-- and non-completions (by end_date; NEUTRAL endings count in neither), with the median days to
 -- start, per reported period and intervention, for each LDU and for the division as a whole.
 -- The usage marts (macro usage_measures) and the consistency funnels (int_flags_measures_unioned)
 -- both read these counts, so a funnel's numerator and denominator are the published figures.

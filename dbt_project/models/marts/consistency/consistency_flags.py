@@ -1,4 +1,4 @@
-"""marts.consistency_flags (METRICS.md): is an LDU out of line with the division?
+"""marts.consistency_flags (docs/metrics.md): is an LDU out of line with the division?
 
 A dbt Python model so that the statistics have one implementation: `orchestration.statistics.flags`
 (funnel limits, z-scores, levels, phi, the homogeneity test), unit-tested against the published
@@ -10,7 +10,7 @@ test `matches_declared_columns` checks the table against the columns declared in
 _consistency.yml (names, order and types).
 """
 
-# Published columns (METRICS.md order), then the period columns every period row carries.
+# Published columns (docs/metrics.md order), then the period columns every period row carries.
 COLUMN_TYPES = (
     ("period_type", "varchar"),
     ("period", "varchar"),

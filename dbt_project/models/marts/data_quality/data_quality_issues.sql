@@ -1,4 +1,4 @@
--- marts.data_quality_issues (METRICS.md): one row per recording check, LDU and month with at
+-- marts.data_quality_issues (docs/metrics.md): one row per recording check, LDU and month with at
 -- least one record, with the five smallest referral ids as examples. Warnings only: the checks
 -- never drop a row from any measure.
 with completion_issues as (

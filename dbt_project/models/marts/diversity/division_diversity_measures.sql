@@ -1,7 +1,7 @@
 -- sqlfluff:indentation:template_blocks_indent:False
 -- One row per financial year, intervention, dimension (GENDER, ETHNICITY_GROUP, AGE_BAND) and
 -- group (the dimension's values and UNKNOWN), zeros included: the division's eligible caseload,
--- referrals and endings by the group a person was in during the year (METRICS.md).
+-- referrals and endings by the group a person was in during the year (docs/metrics.md).
 with periods as (
     select * from {{ ref('int_periods_generated') }}
     where period_type = 'YEAR'

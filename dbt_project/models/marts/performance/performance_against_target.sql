@@ -1,6 +1,6 @@
 -- One row per reported financial year, seed LDU, seed intervention and measure (STARTS,
 -- COMPLETIONS, COMPLETION_RATE, TIMELY_START_RATE): the year's figure so far against its
--- target, pro-rated for counts, with a RAG rating (METRICS.md, performance_against_target).
+-- target, pro-rated for counts, with a RAG rating (docs/metrics.md, performance_against_target).
 {%- set tolerance = '1e-9' %}
 with years as (
     select * from {{ ref('int_periods_generated') }}

@@ -1,4 +1,4 @@
--- The reported periods (METRICS.md, Periods): months, financial quarters and financial years.
+-- The reported periods (docs/metrics.md, Periods): months, financial quarters and financial years.
 with generated as (
     select * from {{ ref('int_periods_generated') }}
 ),
