@@ -6,7 +6,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from orchestration.ingestion.assets import LOADS_KEY, RAW_KEYS
-from orchestration.ingestion.expectations import summarise_results
+from orchestration.ingestion.expectation_results import summarise_results
 from orchestration.ingestion.freshness import caseload_freshness
 
 

@@ -541,7 +541,8 @@ class Loader:
 
         The counts per expectation commit with the file's rows, in audit.expectation_results.
         """
-        from orchestration.ingestion.expectations import record_results, validate_batch
+        from orchestration.ingestion.batch_validation import validate_batch
+        from orchestration.ingestion.expectation_results import record_results
 
         assert landed.as_at is not None
         validation = validate_batch(self.con, extract.name, landed.as_at)

@@ -16,6 +16,7 @@ import pytest
 
 from orchestration.core.settings import Settings
 from orchestration.core.warehouse import connect
+from orchestration.ingestion import batch_validation
 from orchestration.ingestion import contract as c
 from orchestration.ingestion import expectations as ex
 from orchestration.ingestion.loader import LOADED, ingest
@@ -248,11 +249,12 @@ def test_a_validation_that_cannot_run_rolls_the_file_back(tmp_path, monkeypatch)
     _write(settings.landing_dir, "caseload_2024-02-29.csv", CASELOAD_HEADER, CLEAN_CASELOAD)
 
     def broken(*args, **kwargs):
-        raise ex.ValidationError("expectation x of the caseload suite could not be evaluated")
+        raise batch_validation.ValidationError(
+            "expectation x of the caseload suite could not be evaluated")
 
-    monkeypatch.setattr(ex, "validate_batch", broken)
+    monkeypatch.setattr(batch_validation, "validate_batch", broken)
     con = connect(settings.warehouse)
-    with pytest.raises(ex.ValidationError):
+    with pytest.raises(batch_validation.ValidationError):
         ingest(con, settings, log=lambda _: None)
     assert con.execute("select count(*) from audit.loads").fetchone()[0] == 0
     assert con.execute("select count(*) from raw.caseload").fetchone()[0] == 0
@@ -269,7 +271,7 @@ def test_validate_batch_reads_the_batch_inside_the_loaders_transaction():
     con.execute(f"create temp table __judged as select range::integer as __line, "
                 f"'RF' || lpad(range::varchar, 8, '0') as v_referral_id, "
                 f"null::varchar as t_referral_id, {cols} from range(5)")
-    validation = ex.validate_batch(con, "completions", dt.date(2024, 1, 31))
+    validation = batch_validation.validate_batch(con, "completions", dt.date(2024, 1, 31))
     counts = validation.counts()
     assert counts["outcome_not_null"] == 5 and counts["referral_id_of_form"] == 0
     assert counts[ex.DUPLICATE_KEY_EXPECTATION] == 0  # every row has another fault
@@ -277,11 +279,11 @@ def test_validate_batch_reads_the_batch_inside_the_loaders_transaction():
     # The loader's transaction is still open and still its own: GX neither ended nor spoiled it.
     con.execute("create temp table after_validation as select 1")
     con.rollback()
-    with pytest.raises(ex.ValidationError, match="could not be evaluated"):
+    with pytest.raises(batch_validation.ValidationError, match="could not be evaluated"):
         con.begin()  # a batch of the wrong types: GX's query fails, the loader must hear of it
         con.execute("create temp table __judged as select 1 as __line, " + ", ".join(
             f"null::varchar as v_{n}, null::varchar as t_{n}" for n in c.COMPLETIONS.column_names))
-        ex.validate_batch(con, "completions", dt.date(2024, 1, 31))
+        batch_validation.validate_batch(con, "completions", dt.date(2024, 1, 31))
     con.rollback()
     assert not con.execute(
         "select count(*) from duckdb_tables() where table_name = '__judged'").fetchone()[0]

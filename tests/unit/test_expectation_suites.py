@@ -13,6 +13,7 @@ import pytest
 
 from orchestration.core.warehouse import ensure_schema
 from orchestration.ingestion import contract as c
+from orchestration.ingestion import expectation_results
 from orchestration.ingestion import expectations as ex
 
 pytestmark = pytest.mark.unit
@@ -144,7 +145,7 @@ def test_the_asset_check_summary_reads_the_files_of_the_run():
                     [load_id, reason])
     since = con.execute(
         "select epoch(timestamp '2024-03-02 00:00:00'::timestamptz)").fetchone()[0]
-    run = ex.summarise_results(con, "caseload", since)
+    run = expectation_results.summarise_results(con, "caseload", since)
     assert run.files == ("caseload_2024-02-29.csv",)
     assert run.unexpected == {"crn_of_form": 2, "gender_in_set": 1}
     assert run.failed == ("gender_in_set", "crn_of_form") and not run.passed  # suite order
@@ -154,8 +155,8 @@ def test_the_asset_check_summary_reads_the_files_of_the_run():
     table = run.comparison_markdown()
     assert "| INVALID_FORMAT | 2 | 2 |" in table
     assert "| WRONG_FIELD_COUNT | not in the suite | 1 |" in table
-    latest = ex.summarise_results(con, "caseload")  # every file's latest load
+    latest = expectation_results.summarise_results(con, "caseload")  # every file's latest load
     assert latest.files == ("caseload_2024-01-31.csv", "caseload_2024-02-29.csv")
     assert latest.unexpected == {"crn_of_form": 7, "gender_in_set": 1}
-    nothing = ex.summarise_results(con, "caseload", since + 86400 * 30)
+    nothing = expectation_results.summarise_results(con, "caseload", since + 86400 * 30)
     assert nothing.files == () and nothing.passed

@@ -1,0 +1,138 @@
+"""Great Expectations on DuckDB: the adapter that lets GX's SQL engine read the loader's batch.
+
+The batch lives in a temp table inside the loader's open transaction, which no other connection
+can see, so GX is lent the loader's connection itself (``LentConnection``): nothing is copied,
+no personal data leaves the process's memory, and GX can neither begin, commit, roll back nor
+close the loader's transaction. GX's SQL path on DuckDB needs one workaround (STACK_NOTES.md): it
+reads query results after giving the connection back, which duckdb-engine has dropped by then, so
+``patch_gx_for_duckdb`` makes GX keep one persistent connection for the duckdb dialect, as it
+does for sqlite. The expectations are ``UnexpectedRowCountExpectation`` (``expectation_class``):
+GX's ``UnexpectedRowsExpectation`` with its count metric only, without the second query that
+fetches sample rows; that halves the cost, and no row of the file is ever fetched into Python.
+Great Expectations itself is imported only when these are first used: the import costs seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+
+class ValidationError(RuntimeError):
+    """An expectation could not be evaluated (not: it found bad rows)."""
+
+
+_expectation_class: type | None = None
+
+
+def expectation_class() -> type:
+    """``UnexpectedRowCountExpectation``, defined (and registered with GX) on first use.
+
+    An ``UnexpectedRowsExpectation`` that depends on the row count alone: GX's own class also
+    runs the query a second time to fetch up to 200 of the rows, which doubles the cost and would
+    bring rows holding personal data into Python only to leave them out of the result. Its
+    configuration is built once per instance (GX rebuilds it dozens of times per validation,
+    which was half of GX's own time per file).
+    """
+    global _expectation_class
+    if _expectation_class is None:
+        from typing import ClassVar
+
+        import great_expectations as gx
+        from great_expectations.compatibility import pydantic
+
+        class UnexpectedRowCountExpectation(gx.expectations.UnexpectedRowsExpectation):
+            """Expect the query to select no row of the batch; report how many it selects."""
+
+            metric_dependencies: ClassVar[tuple[str, ...]] = ("unexpected_rows_query.row_count",)
+
+            _configuration: Any = pydantic.PrivateAttr(None)
+
+            @property
+            def configuration(self) -> Any:
+                """Built once: GX asks each expectation for it ~30 times per validation.
+
+                GX copies a configuration before changing it, and our expectations are loaded
+                from JSON and never changed, so the cached one cannot go stale.
+                """
+                if self._configuration is None:
+                    self._configuration = super().configuration
+                return self._configuration
+
+            def _validate(
+                self, metrics: dict, runtime_configuration: dict | None = None,
+                execution_engine: Any = None,
+            ) -> dict:
+                count = int(metrics["unexpected_rows_query.row_count"])
+                return {"success": count == 0, "result": {"observed_value": count}}
+
+        _expectation_class = UnexpectedRowCountExpectation
+    return _expectation_class
+
+
+class LentConnection:
+    """A DB-API connection for SQLAlchemy that reads through a DuckDB connection lent to it.
+
+    GX's engine keeps this one object as its persistent connection for the whole process; each
+    validation lends it the loader's connection for the duration. Transaction control is the
+    loader's alone, so begin, commit, rollback and close do nothing here.
+    """
+
+    notices: list[str] = []  # read by SQLAlchemy's PostgreSQL base dialect
+    autocommit = None
+    closed = False
+
+    def __init__(self) -> None:
+        self.con: duckdb.DuckDBPyConnection | None = None
+
+    def _lent(self) -> duckdb.DuckDBPyConnection:
+        if self.con is None:
+            raise ValidationError("no DuckDB connection is lent to Great Expectations")
+        return self.con
+
+    def cursor(self) -> Any:
+        """A duckdb-engine cursor on the lent connection."""
+        import duckdb_engine
+
+        return duckdb_engine.CursorWrapper(self._lent(), self)  # type: ignore[arg-type]
+
+    def begin(self) -> None:
+        """The loader's transaction is already open."""
+
+    def commit(self) -> None:
+        """Only the loader commits."""
+
+    def rollback(self) -> None:
+        """Only the loader rolls back (a failed GX query is reported as an error instead)."""
+
+    def close(self) -> None:
+        """The connection is the loader's."""
+
+    def __getattr__(self, name: str) -> Any:
+        if self.con is None:  # hasattr() and SQLAlchemy's probes need AttributeError
+            raise AttributeError(f"{name}: no DuckDB connection is lent to Great Expectations")
+        return getattr(self.con, name)
+
+
+class _DuckDBDialectName(str):
+    """'duckdb' in the shape GX's list of persisted-connection dialects expects (an enum value)."""
+
+    @property
+    def value(self) -> str:
+        return str(self)
+
+
+def patch_gx_for_duckdb() -> None:
+    """Make GX keep one persistent connection for the duckdb dialect, as it does for sqlite.
+
+    Without it GX reads each result after returning its connection to the pool, duckdb-engine has
+    dropped the result by then, and every expectation silently reports failure (STACK_NOTES.md).
+    """
+    from great_expectations.execution_engine import sqlalchemy_execution_engine as engine
+
+    if not any(d == "duckdb" for d in engine._PERSISTED_CONNECTION_DIALECTS):
+        engine._PERSISTED_CONNECTION_DIALECTS = (
+            *engine._PERSISTED_CONNECTION_DIALECTS,
+            _DuckDBDialectName("duckdb"),
+        )
