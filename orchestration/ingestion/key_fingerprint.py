@@ -281,7 +281,7 @@ def check_before_loading(con: duckdb.DuckDBPyConnection, settings: Settings) -> 
 
     Call it under the writer's lock, before anything reads the landing folder's files.
     """
-    from orchestration.ingestion.loader import landed_files
+    from orchestration.ingestion.files import landed_files
 
     has_deliveries = any(f.recognised for f in landed_files(settings.landing_dir))
     return check_key(con, settings, record=True, has_deliveries=has_deliveries)

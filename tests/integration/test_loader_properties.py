@@ -45,7 +45,8 @@ from hypothesis import strategies as st
 from orchestration.core.settings import Settings
 from orchestration.core.warehouse import connect_config
 from orchestration.ingestion import contract as c
-from orchestration.ingestion.loader import Loader, recognise
+from orchestration.ingestion.files import recognise
+from orchestration.ingestion.loader import Loader
 from orchestration.ingestion.pseudonymise import person_id
 
 pytestmark = pytest.mark.integration
