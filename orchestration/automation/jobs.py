@@ -7,7 +7,7 @@ import dagster as dg
 
 from orchestration.core.resources import IcwSettings
 from orchestration.core.settings import Settings
-from orchestration.ingestion.loader import landed_files
+from orchestration.ingestion.files import landed_files
 from orchestration.reporting.assets import DELIVERY_KEY
 
 refresh_job = dg.define_asset_job(

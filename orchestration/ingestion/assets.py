@@ -8,7 +8,8 @@ from orchestration.core.resources import IcwSettings, WarehouseLock, warehouse_c
 from orchestration.core.stoppable import stop_point, stoppable
 from orchestration.ingestion.contract import EXTRACTS
 from orchestration.ingestion.key_fingerprint import check_before_loading
-from orchestration.ingestion.loader import DUPLICATE, LOADED, REJECTED, IngestSummary, ingest
+from orchestration.ingestion.loader import ingest
+from orchestration.ingestion.outcomes import DUPLICATE, LOADED, REJECTED, IngestSummary
 
 RAW_KEYS = {name: dg.AssetKey(["raw", name]) for name in EXTRACTS}
 LOADS_KEY = dg.AssetKey(["audit", "loads"])

@@ -40,7 +40,8 @@ from orchestration.ingestion.key_fingerprint import (
     record_fingerprint,
     recorded_fingerprint,
 )
-from orchestration.ingestion.loader import LOADED, Loader
+from orchestration.ingestion.loader import Loader
+from orchestration.ingestion.outcomes import LOADED
 
 #: audit tables the reload makes again; any other audit table without person_ids is copied
 REBUILT_AUDIT = ("loads", "quarantined_rows", "expectation_results", "pseudonymisation_key")

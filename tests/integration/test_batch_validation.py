@@ -19,7 +19,8 @@ from orchestration.core.warehouse import connect
 from orchestration.ingestion import batch_validation
 from orchestration.ingestion import contract as c
 from orchestration.ingestion import expectations as ex
-from orchestration.ingestion.loader import LOADED, ingest
+from orchestration.ingestion.loader import ingest
+from orchestration.ingestion.outcomes import LOADED
 
 pytestmark = pytest.mark.integration
 
