@@ -8,7 +8,8 @@ and the audit row commits in the same transaction. Only after the commit does th
 
 ``Loader`` holds the pass and each file's transaction, and runs the steps in order; the steps
 live in ``files`` (the whole file), ``rows`` and ``judging`` (its rows), ``load_audit``
-(audit.loads) and ``batch_validation`` (the GX suite on the batch).
+(audit.loads), ``batch_validation`` (the GX suite on the batch) and ``expectation_results``
+(the suite's counts, in audit.expectation_results).
 """
 
 from __future__ import annotations
