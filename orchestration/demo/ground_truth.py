@@ -52,6 +52,7 @@ def ground_truth(
             "first_as_at_date": window.as_at(0),
             "last_as_at_date": window.as_at(window.months - 1),
             "full_financial_years": years,
+            **_periods(window),
         },
         "anomalies": [
             {
@@ -105,6 +106,22 @@ def ground_truth(
             ),
         },
     }
+
+
+def _periods(window: Window) -> dict[str, list[str]]:
+    """The financial years and quarters (METRICS.md labels) the window's months fall in.
+
+    Partial ones included: they are the YEAR and QUARTER periods the warehouse reports.
+    """
+    years: dict[str, None] = {}
+    quarters: dict[str, None] = {}
+    for k in range(window.months):
+        year, month = (int(part) for part in window.label(k).split("-"))
+        start = year if month >= 4 else year - 1
+        label = f"{start}-{(start + 1) % 100:02d}"
+        years[label] = None
+        quarters[f"{label} Q{(month - 4) % 12 // 3 + 1}"] = None
+    return {"financial_years": list(years), "quarters": list(quarters)}
 
 
 def _shares(counts: np.ndarray) -> dict[str, float]:
