@@ -15,11 +15,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration.ingestion.contract import load_reference_codes
 from tests.conftest import icw_environment, land
 
 pytestmark = pytest.mark.integration
 
 DEMO = {"people": 17000, "months": 36, "seed": 1}
+#: The measures of `marts.consistency_flags` (METRICS.md).
+MEASURES = ("COMPLETION_RATE", "TIMELY_START_RATE", "REFERRAL_RATIO")
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +111,11 @@ def test_few_other_year_rows_are_at_alarm(demo, warehouse):
         "where period_type = 'YEAR'"
     ).fetchall()
     others = [level for ldu, code, measure, level in rows if (ldu, code, measure) not in planted]
-    assert len(others) > 1000
+    # every YEAR, LDU, intervention and measure has its row, bar the planted anomalies' rows
+    codes = load_reference_codes()
+    years = len(truth["window"]["financial_years"])
+    cells = len(codes["ldus"]) * len(codes["interventions"]) * len(MEASURES)
+    assert len(others) == years * (cells - len(planted))
     share = sum(level == "ALARM" for level in others) / len(others)
     assert share <= 0.01, f"{share:.2%} of the other YEAR rows are at ALARM"
 
@@ -137,7 +144,7 @@ def test_flags_and_recording_checks_reach_dagster_as_warnings(demo):
             assert evaluation.metadata, f"{name} reports what it found"
 
 
-def test_funnel_limits_are_published_for_every_group_with_the_flags_centre(warehouse):
+def test_funnel_limits_are_published_for_every_group_with_the_flags_centre(demo, warehouse):
     mismatched = warehouse.execute(
         """
         with groups as (
@@ -163,7 +170,13 @@ def test_funnel_limits_are_published_for_every_group_with_the_flags_centre(wareh
         """
     ).fetchall()
     assert mismatched == []
-    assert warehouse.execute("select count(*) from reporting.funnel_limits").fetchone()[0] > 0
+    # 60 points for each YEAR and QUARTER of the window, intervention and measure: no more
+    truth, _, _ = demo
+    periods = len(truth["window"]["financial_years"]) + len(truth["window"]["quarters"])
+    groups = periods * len(load_reference_codes()["interventions"]) * len(MEASURES)
+    assert warehouse.execute("select count(*) from reporting.funnel_limits").fetchone()[0] == (
+        60 * groups
+    )
 
 
 def test_the_demos_diversity_tables_pass_the_intruders_audit(demo, warehouse):
@@ -172,7 +185,17 @@ def test_the_demos_diversity_tables_pass_the_intruders_audit(demo, warehouse):
     _, summary, _ = demo
     report = disclosure.audit_published(disclosure.read_published_cells(warehouse, "reporting"))
     assert report.passed, [f.line() for f in report.findings[:10]]
-    assert report.table_sets >= 6 and report.suppressed > 100
+    # one set of linked tables per financial year of the window and count (referrals,
+    # completions), and every suppressed cell of them audited, a shared row total once
+    truth, _, _ = demo
+    assert report.table_sets == 2 * len(truth["window"]["financial_years"])
+    assert report.suppressed == warehouse.execute(
+        """
+        select count(distinct (period_type, period, measure,
+            case when column_key = 'ALL' then '*' else dimension end, row_key, column_key))
+        from reporting.diversity_table_cells where shown_count is null
+        """
+    ).fetchone()[0]
     assert "reporting/diversity_table_cells:no_suppressed_count_disclosed" not in (
         summary.failed_checks + summary.warnings
     )
