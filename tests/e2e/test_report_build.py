@@ -24,7 +24,12 @@ import pytest
 from orchestration.reporting.evidence import ReportBuildError, check_build
 from orchestration.reporting.pdf import chromium_command, find_chromium, serve_directory
 from orchestration.reporting.site import ReportResult, build_report
-from tests.e2e.report_fixture import PLANTED_INTERVENTION, PLANTED_LDU, write_fixture_warehouse
+from tests.e2e.report_fixture import (
+    PLANTED_INTERVENTION,
+    PLANTED_LDU,
+    read_seed,
+    write_fixture_warehouse,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 REPORTS = REPO / "reports"
@@ -284,7 +289,18 @@ def test_consistency_lists_the_warehouse_findings(built: Built, dom: dict[str, s
         join latest l on p.period_type = l.period_type and p.period_start = l.period_start
         """
     )
-    assert alarms > 0
+    # The fixture's planted anomaly is at ALARM, low, in the latest year and the latest quarter.
+    planted = built.query(
+        """
+        select f.period_type, f.level, f.direction
+        from marts.consistency_flags f
+        join reporting.current_periods c using (period_type, period)
+        where f.ldu_code = ? and f.intervention_code = ? and f.measure = 'COMPLETION_RATE'
+        order by f.period_type
+        """,
+        [PLANTED_LDU, PLANTED_INTERVENTION],
+    )
+    assert planted == [("QUARTER", "ALARM", "LOW"), ("YEAR", "ALARM", "LOW")]
     assert f"{alarms} findings at ALARM and {alerts} at ALERT" in text
     [(name, value)] = built.query(
         """
@@ -433,8 +449,26 @@ def test_pdf_has_a_cover_and_every_section(built: Built):
     consistency = " ".join(
         _pdf_text(pdf, starts["Consistency"], starts["LDU scorecards"] - 1).split()
     )
-    assert consistency.count("Expected referrals") >= 5
-    assert consistency.count(PLANTED_LDU) >= 3  # two findings, and the label on its point
+    # The x axis of each intervention's referral-ratio plot; the planted LDU's code once for each
+    # of its findings (the planted two among them) and once beside each labelled point.
+    [(ratio_plots, findings, labels)] = built.query(
+        """
+        select
+            (select count(distinct intervention_code) from reporting.funnel_limits
+                join reporting.current_periods using (period_type, period)
+                where period_type = 'YEAR' and measure = 'REFERRAL_RATIO'),
+            (select count(*) from reporting.current_findings
+                where ldu_code = ? and level is not null),
+            (select count(*) from marts.consistency_flags
+                join reporting.current_periods using (period_type, period)
+                where period_type = 'YEAR' and ldu_code = ? and level in ('ALARM', 'ALERT')
+                    and denominator > 0 and value is not null)
+        """,
+        [PLANTED_LDU, PLANTED_LDU],
+    )
+    assert ratio_plots == len(read_seed("interventions.csv"))
+    assert consistency.count("Expected referrals") == ratio_plots
+    assert consistency.count(PLANTED_LDU) == findings + labels
 
 
 # ----------------------------------------------------------------------------- failures
