@@ -152,7 +152,32 @@ def published_tables(con, catalog: str) -> set[str]:
         f"where table_catalog = ? and table_schema in {PUBLISHED}", [catalog]).fetchall()}
 
 
-def test_every_published_table_is_the_same_both_ways(compared):
+def rows_by_metrics(truth: dict) -> dict[str, int]:
+    """Rows of the published tables whose size METRICS.md fixes, for a generated delivery.
+
+    A row per reported period (each month, quarter and financial year of the window), seed LDU
+    and seed intervention, zeros included; consistency flags for YEAR and QUARTER and three
+    measures; targets for each financial year and four measures.
+    """
+    from orchestration.ingestion.contract import load_reference_codes
+
+    codes = load_reference_codes()
+    ldus, interventions = len(codes["ldus"]), len(codes["interventions"])
+    years, quarters = len(truth["window"]["financial_years"]), len(truth["window"]["quarters"])
+    periods = truth["parameters"]["months"] + quarters + years
+    return {
+        "marts.periods": periods,
+        "marts.ldus": ldus,
+        "marts.interventions": interventions,
+        "marts.ldu_intervention_measures": periods * ldus * interventions,
+        "marts.division_intervention_measures": periods * interventions,
+        "marts.consistency_flags": (years + quarters) * interventions * 3 * ldus,
+        "marts.performance_against_target": years * ldus * interventions * 4,
+    }
+
+
+def test_every_published_table_is_the_same_both_ways(compared, ground_truth):
+    expected_rows = rows_by_metrics(ground_truth)
     tables = published_tables(compared, "rotated")
     assert tables == published_tables(compared, "before") and len(tables) >= 9
     for table in sorted(tables):
@@ -161,7 +186,10 @@ def test_every_published_table_is_the_same_both_ways(compared):
                 f"select count(*) from (select * from {a}.{table} except all "
                 f"select * from {b}.{table})").fetchone()[0]
             assert extra == 0, f"{table}: {extra} rows in {a} not in {b}"
-        assert compared.execute(f"select count(*) from rotated.{table}").fetchone()[0] > 0, table
+        rows = compared.execute(f"select count(*) from rotated.{table}").fetchone()[0]
+        # whole, not merely the same both ways: the size METRICS.md fixes, else not empty
+        assert rows == expected_rows.get(table, rows) and rows > 0, table
+    assert expected_rows.keys() <= tables
 
 
 def test_the_audit_history_is_kept_and_the_key_change_recorded(compared):
