@@ -14,7 +14,7 @@ export DAGSTER_HOME ?= $(ICW_HOME)/dagster
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install demo test test-fuzz dev docs lint bench clean chromium
+.PHONY: help install demo test test-fast test-fuzz dev docs lint bench clean chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ demo: install ## generate demo extracts, refresh the warehouse, build the report
 
 test: install ## run the whole test suite (unit, integration, e2e)
 	$(BIN)/python -m pytest
+
+test-fast: $(PY_STAMP) $(MANIFEST) ## unit and integration tests, no browser, no slow ones (a few minutes)
+	ICW_FUZZ_EXAMPLES=$${ICW_FUZZ_EXAMPLES:-25} $(BIN)/python -m pytest -q -m "not e2e and not slow"
 
 test-fuzz: $(PY_STAMP) ## the loader's property test at length (5,000 damaged files, under an hour)
 	ICW_FUZZ_EXAMPLES=$${ICW_FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -q \

@@ -292,10 +292,8 @@ def test_validate_batch_reads_the_batch_inside_the_loaders_transaction():
 
 def test_the_expectation_checks_report_the_run_as_warnings(tmp_path):
     import dagster as dg
-    from dagster_duckdb import DuckDBResource
 
-    from orchestration.core.resources import WarehouseLock
-    from orchestration.core.warehouse import connect_config
+    from orchestration.core.resources import build_resources
     from orchestration.ingestion.assets import landed_extracts
     from orchestration.ingestion.checks import expectation_checks
     from tests.conftest import icw_environment
@@ -306,11 +304,7 @@ def test_the_expectation_checks_report_the_run_as_warnings(tmp_path):
         _write(settings.landing_dir, "caseload_2024-02-29.csv", CASELOAD_HEADER, CLEAN_CASELOAD)
         result = dg.materialize(
             [landed_extracts, *expectation_checks],
-            resources={
-                "duckdb": DuckDBResource(database=str(settings.warehouse),
-                                         connection_config=connect_config()),
-                "warehouse_lock": WarehouseLock(),
-            },
+            resources=build_resources(settings),
         )
     assert result.success
     evaluations = {e.asset_key.path[-1]: e for e in result.get_asset_check_evaluations()}
