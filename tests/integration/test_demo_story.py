@@ -18,7 +18,7 @@ import pytest
 from orchestration.ingestion.contract import load_reference_codes
 from tests.conftest import icw_environment, land
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DEMO = {"people": 17000, "months": 36, "seed": 1}
 #: The measures of `marts.consistency_flags` (METRICS.md).

@@ -21,7 +21,7 @@ from orchestration.transformation import dbt_guard
 from tests.conftest import land
 from tests.integration.test_resilience import icw
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def mounted_tmpfs(tmp_path: Path, size: str) -> Iterator[Path]:

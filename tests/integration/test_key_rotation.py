@@ -29,7 +29,7 @@ from orchestration.ingestion.loader import ingest
 from orchestration.ingestion.pseudonymise import person_id
 from tests.conftest import icw_environment
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ICW = str(Path(sys.executable).parent / "icw")
 KEY_A, KEY_B = "rotation-test-key-A-5d1e", "rotation-test-key-B-c402"

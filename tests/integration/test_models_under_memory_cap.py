@@ -24,7 +24,7 @@ import pytest
 
 from orchestration.core.resources import DBT_PROJECT_DIR
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 #: The models that group persons over the whole caseload.
 HEAVY_MODELS = (

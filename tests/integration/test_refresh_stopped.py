@@ -24,7 +24,7 @@ from orchestration.transformation import dbt_guard
 from tests.conftest import icw_environment, land
 from tests.integration.test_resilience import icw
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 STOP_SECONDS = 30  # what a supervisor allows between SIGTERM and SIGKILL
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import land
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 LOAD = """
