@@ -81,7 +81,10 @@ SENTENCE_TYPES = (
 )
 GENDERS = ("MALE", "FEMALE", "OTHER", "NOT_KNOWN")
 ETHNICITY_GROUPS = ("ASIAN", "BLACK", "MIXED", "WHITE", "OTHER", "NOT_STATED")
-AGE_BANDS = ("UNDER_18", "18-24", "25-34", "35-49", "50+")
+#: The age bands (docs/contract.md) and the youngest age in each: the one definition, from which
+#: the loader's SQL is made (age_band_sql); seed diversity_groups lists them for the report.
+AGE_BAND_LOWER_AGES = (("UNDER_18", 0), ("18-24", 18), ("25-34", 25), ("35-49", 35), ("50+", 50))
+AGE_BANDS = tuple(band for band, _ in AGE_BAND_LOWER_AGES)
 
 REFERRAL_ID_PATTERN = "RF[0-9]{8}"
 CRN_PATTERN = "[A-Z][0-9]{6}"
@@ -372,3 +375,20 @@ def rules_for(extract: Extract, reference_codes: dict[str, tuple[str, ...]]) -> 
                  f"_{r.other.lower()}")
         )
     return rules
+
+
+def age_band_sql(date_of_birth: str, at: str) -> str:
+    """SQL for the age band of a person born on `date_of_birth` at date `at` (NULL if unknown).
+
+    Whole years of age, as on a birthday; a date of birth after `at` has no band.
+    """
+    age = f"date_sub('year', {date_of_birth}, {at})"
+    bands = [band for band, _ in AGE_BAND_LOWER_AGES]
+    pairs = zip(AGE_BAND_LOWER_AGES, AGE_BAND_LOWER_AGES[1:], strict=False)
+    whens = " ".join(
+        f"when {age} < {next_lower} then '{band}'" for (band, _), (_, next_lower) in pairs
+    )
+    return (
+        f"case when {date_of_birth} is null or {at} is null or {date_of_birth} > {at} then null "
+        f"{whens} else '{bands[-1]}' end"
+    )

@@ -49,13 +49,7 @@ def judge(
     key = ", ".join(f"v.{k}" for k in extract.key)
     age_band = "null"
     if extract.dob_column:
-        age = f"date_sub('year', t.{extract.dob_column}, t.snapshot_date)"
-        age_band = (
-            f"case when t.{extract.dob_column} is null or t.snapshot_date is null "
-            f"or t.{extract.dob_column} > t.snapshot_date then null "
-            f"when {age} < 18 then 'UNDER_18' when {age} < 25 then '18-24' "
-            f"when {age} < 35 then '25-34' when {age} < 50 then '35-49' else '50+' end"
-        )
+        age_band = c.age_band_sql(f"t.{extract.dob_column}", "t.snapshot_date")
     con.execute("drop table if exists __judged")
     con.execute(
         f"""
