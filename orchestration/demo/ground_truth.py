@@ -9,7 +9,9 @@ writes it to `ground_truth.json`.
 from __future__ import annotations
 
 import numpy as np
+import yaml
 
+from orchestration.core.settings import REPO_ROOT
 from orchestration.demo.deliveries import Completions, Versions
 from orchestration.demo.effects import Plan
 from orchestration.demo.life_cycles import LifeCycle
@@ -155,7 +157,7 @@ def _planted_counts(
     np.maximum.at(latest, versions.referral, versions.event)
     current_status = life.status[np.arange(n), np.maximum(latest, 0)]
     kind = plants.kind
-    stale_due = life.end + 28 <= window.last_day
+    stale_due = life.end + stale_status_days() <= window.last_day
     counts = {
         "ORPHAN_COMPLETION": kind["ORPHAN_COMPLETION"] & (ended | restated_rows) & ~sent,
         "LATE_REFERRAL": kind["LATE_REFERRAL"] & ended & sent,
@@ -174,6 +176,13 @@ def _planted_counts(
     out: dict[str, object] = {name: int(mask.sum()) for name, mask in counts.items()}
     out["note"] = (
         "referrals (completions, for ORPHAN_COMPLETION and RESTATED_COMPLETIONS) planted and "
-        "delivered; STALE_STATUS only where the ending is 28+ days before the last snapshot"
+        f"delivered; STALE_STATUS only where the ending is {stale_status_days()}+ days before the "
+        "last snapshot"
     )
     return out
+
+
+def stale_status_days() -> int:
+    """The dbt project's var stale_status_days, the one home of the rule the warehouse applies."""
+    project = yaml.safe_load((REPO_ROOT / "dbt_project" / "dbt_project.yml").read_text())
+    return int(project["vars"]["stale_status_days"])
