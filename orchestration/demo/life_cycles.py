@@ -14,6 +14,7 @@ import numpy as np
 
 from orchestration.demo.effects import Plan
 from orchestration.demo.parameters import (
+    DAYS_PER_SESSION,
     INELIGIBLE_NOT_SUITABLE_SHARE,
     NOT_SUITABLE_SHARE,
     START_MEDIAN_DIVISOR,
@@ -90,7 +91,11 @@ def draw_life_cycles(
     started = ~not_suitable & ~expired_before & ~withdrawn
 
     # The programme and its ending.
-    days_per_session = np.where(structured[j], 7.0, 3.5)
+    days_per_session = np.where(
+        structured[j],
+        DAYS_PER_SESSION["STRUCTURED_INTERVENTION"],
+        DAYS_PER_SESSION["ACCREDITED_PROGRAMME"],
+    )
     length = np.rint(
         reference.sessions_required[j] * days_per_session * rng.uniform(0.9, 1.3, n)
     ).astype(np.int64)
