@@ -1,7 +1,7 @@
 """Deliberately bad rows and valid rows with lower-case codes, and where they go.
 
-EXTRACTS.md says what happens to what is not accepted; these rows exercise every reason code the
-quarantine gives (one bad row per reason and column it names) and the acceptance of lower-case
+docs/contract.md says what happens to what is not accepted; these rows exercise every reason code
+the quarantine gives (one bad row per reason and column it names) and the acceptance of lower-case
 codes. `plan_bad_rows` spreads them over the months and `apply_plants` puts them into a file's
 lines, returning where each landed for the ground truth.
 """

@@ -1,8 +1,8 @@
 """The ground truth: what the warehouse should find in the generated extracts.
 
 `ground_truth` describes the window, the planted anomalies, the case-mix trap, every bad and
-lower-case row with its file and line, and counts of files, rows and planted recording problems
-that reached the delivered files, in the terms of METRICS.md and EXTRACTS.md. The generator
+lower-case row with its file and line, and counts of files, rows and planted recording problems that
+reached the delivered files, in the terms of docs/metrics.md and docs/contract.md. The generator
 writes it to `ground_truth.json`.
 """
 
@@ -38,7 +38,7 @@ def ground_truth(
     population: People,
     parameters: dict[str, object],
 ) -> dict[str, object]:
-    """What the warehouse should find, in the terms of METRICS.md and EXTRACTS.md."""
+    """What the warehouse should find, in the terms of docs/metrics.md and docs/contract.md."""
     years = window.full_financial_years()
     trap_people = population.ldu == plan.trap_ldu
     trap_share = np.bincount(population.band[trap_people], minlength=len(BANDS))
@@ -111,7 +111,7 @@ def ground_truth(
 
 
 def _periods(window: Window) -> dict[str, list[str]]:
-    """The financial years and quarters (METRICS.md labels) the window's months fall in.
+    """The financial years and quarters (docs/metrics.md labels) the window's months fall in.
 
     Partial ones included: they are the YEAR and QUARTER periods the warehouse reports.
     """

@@ -88,7 +88,7 @@ def draw_people(
     age_days[young] = rng.uniform(16.1, 17.9, int(young.sum())) * 365.25
 
     # At most one change per person: a transfer to another LDU (3 %) or a new band (2 %). Band
-    # changes are kept rare because METRICS.md strata use the latest snapshot's band while a
+    # changes are kept rare because docs/metrics.md strata use the latest snapshot's band while a
     # referral keeps the band it was made at; with many changes that difference alone biases
     # the case-mix trap's standardised ratio upwards by several per cent.
     roll = rng.random(n)

@@ -1,4 +1,4 @@
-"""Recording problems planted on referrals (METRICS.md data_quality_issues).
+"""Recording problems planted on referrals (docs/metrics.md data_quality_issues).
 
 A small share of started referrals each gets one problem (an orphan completion, a late referral,
 a stale status, too many sessions, a start before the referral, an intervention mismatch, a

@@ -232,7 +232,7 @@ CASELOAD = Extract(
     date_rules=(
         DateRule("snapshot_date", "<>", AS_AT, "snapshot_date is not the file's as-at date"),
         # Not in the contract's table, but a birth after the snapshot cannot be right and would
-        # give a negative age band: treated as a broken date rule (docs/ingestion.md).
+        # give a negative age band: treated as a broken date rule (docs/decisions.md).
         DateRule("date_of_birth", ">", "snapshot_date", "date_of_birth is after snapshot_date"),
     ),
     dob_column="date_of_birth",

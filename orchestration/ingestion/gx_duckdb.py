@@ -3,7 +3,7 @@
 The batch lives in a temp table inside the loader's open transaction, which no other connection
 can see, so GX is lent the loader's connection itself (``LentConnection``): nothing is copied,
 no personal data leaves the process's memory, and GX can neither begin, commit, roll back nor
-close the loader's transaction. GX's SQL path on DuckDB needs one workaround (STACK_NOTES.md): it
+close the loader's transaction. GX's SQL path on DuckDB needs one workaround (docs/stack.md): it
 reads query results after giving the connection back, which duckdb-engine has dropped by then, so
 ``patch_gx_for_duckdb`` makes GX keep one persistent connection for the duckdb dialect, as it
 does for sqlite. The expectations are ``UnexpectedRowCountExpectation`` (``expectation_class``):
@@ -127,7 +127,7 @@ def patch_gx_for_duckdb() -> None:
     """Make GX keep one persistent connection for the duckdb dialect, as it does for sqlite.
 
     Without it GX reads each result after returning its connection to the pool, duckdb-engine has
-    dropped the result by then, and every expectation silently reports failure (STACK_NOTES.md).
+    dropped the result by then, and every expectation silently reports failure (docs/stack.md).
     """
     from great_expectations.execution_engine import sqlalchemy_execution_engine as engine
 

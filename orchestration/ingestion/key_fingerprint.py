@@ -1,8 +1,8 @@
 """Which pseudonymisation key built the warehouse, and refusing a run with another one.
 
-person_id is HMAC-SHA256 of the CRN under ICW_PSEUDONYMISATION_KEY (EXTRACTS.md, Personal data),
-so the warehouse links a person across files only while every run uses the same key: a run with
-another key (a rotated secret, a typo, a job that lacks the variable and falls back to the demo
+person_id is HMAC-SHA256 of the CRN under ICW_PSEUDONYMISATION_KEY (docs/contract.md, Personal
+data), so the warehouse links a person across files only while every run uses the same key: a run
+with another key (a rotated secret, a typo, a job that lacks the variable and falls back to the demo
 key) would make every person two. The warehouse therefore records a fingerprint of its key in
 audit.pseudonymisation_key, and every run that loads files checks it before reading any.
 

@@ -1,4 +1,4 @@
-"""Keyed pseudonyms for case reference numbers (EXTRACTS.md, Personal data)."""
+"""Keyed pseudonyms for case reference numbers (docs/contract.md, Personal data)."""
 
 from __future__ import annotations
 

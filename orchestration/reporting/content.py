@@ -49,7 +49,7 @@ class ReportFacts:
 
     @property
     def month_label(self) -> str:
-        """`YYYY-MM`, as in METRICS.md and the PDF's file name."""
+        """`YYYY-MM`, as in docs/metrics.md and the PDF's file name."""
         return self.reporting_month.strftime("%Y-%m")
 
     @property
@@ -61,7 +61,7 @@ class ReportFacts:
 def read_facts(warehouse: Path) -> ReportFacts:
     """Read the reporting month, the data's as-at date, the LDUs and the interventions.
 
-    The reporting month is the latest MONTH period (METRICS.md); the as-at date is the latest
+    The reporting month is the latest MONTH period (docs/metrics.md); the as-at date is the latest
     as-at date among the files loaded (`audit.loads`).
     """
     try:

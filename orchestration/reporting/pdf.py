@@ -91,7 +91,7 @@ def serve_directory(directory: Path) -> Iterator[str]:
 
 
 def chromium_command(chromium: Path, profile_dir: Path) -> list[str]:
-    """Headless Chromium that touches no network but the site (STACK_NOTES.md, Evidence)."""
+    """Headless Chromium that touches no network but the site (docs/stack.md, Evidence)."""
     return [
         str(chromium),
         "--headless",

@@ -56,7 +56,7 @@ def ldus_out_of_line(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     asset=DATA_QUALITY_ISSUES_KEY,
     name="recording_problems",
     description=(
-        "Which recording checks (METRICS.md data_quality_issues) found records, with counts, "
+        "Which recording checks (docs/metrics.md data_quality_issues) found records, with counts, "
         "LDUs and months. Warns only: no record is dropped from any measure."
     ),
     blocking=False,
@@ -100,7 +100,7 @@ def no_suppressed_count_disclosed(duckdb: DuckDBResource) -> dg.AssetCheckResult
             None if report.passed else
             f"{len(report.findings)} suppressed counts of reporting_build.diversity_table_cells "
             "can be worked out from the rest of their tables; fix the disclosure control "
-            "(orchestration/statistics/disclosure.py) and refresh again"
+            "(orchestration/statistics/disclosure/) and refresh again"
         ),
         metadata={
             "table_sets": dg.MetadataValue.int(report.table_sets),

@@ -1,4 +1,4 @@
-"""Real bad (and awkward but valid) files, each with the outcome EXTRACTS.md documents.
+"""Real bad (and awkward but valid) files, each with the outcome docs/contract.md documents.
 
 The files live in tests/data/contract/ as `<case>__<delivered name>`; each test delivers one
 into an empty landing folder and checks the audit row, the row accounting, the quarantine's

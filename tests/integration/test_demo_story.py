@@ -2,7 +2,7 @@
 
 A default-scale demo delivery (17,000 people, 36 months, seed 1: what `icw demo` loads) is
 refreshed end to end, and the published `marts.consistency_flags` is compared with the
-generator's `ground_truth.json` (DESIGN_NOTES, The demo): "flagged" means level = ALARM, in the
+generator's `ground_truth.json` (docs/methods.md): "flagged" means level = ALARM, in the
 planted direction, in every full financial year; "few other LDUs" means at most 1 % of the other
 YEAR rows at ALARM. The findings also reach Dagster's asset checks, as warnings.
 """
@@ -21,7 +21,7 @@ from tests.conftest import icw_environment, land
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DEMO = {"people": 17000, "months": 36, "seed": 1}
-#: The measures of `marts.consistency_flags` (METRICS.md).
+#: The measures of `marts.consistency_flags` (docs/metrics.md).
 MEASURES = ("COMPLETION_RATE", "TIMELY_START_RATE", "REFERRAL_RATIO")
 
 

@@ -78,6 +78,7 @@ def test_suppression_run_again_gives_the_same_cells_bit_for_bit(refreshed_home: 
 @pytest.mark.parametrize("tampered", [False, True], ids=["controlled", "secondaries_shown"])
 def test_a_disclosed_count_blocks_publication(refreshed_home: Path, tmp_path: Path, tampered):
     import dagster as dg
+
     from orchestration.core.resources import build_resources
     from orchestration.transformation.assets import PUBLISHED_KEY, build_publish_asset
     from orchestration.transformation.checks import (

@@ -1,4 +1,4 @@
-"""What repeated, restated and interrupted deliveries do (EXTRACTS.md)."""
+"""What repeated, restated and interrupted deliveries do (docs/contract.md)."""
 
 from __future__ import annotations
 

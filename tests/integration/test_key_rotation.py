@@ -153,7 +153,7 @@ def published_tables(con, catalog: str) -> set[str]:
 
 
 def rows_by_metrics(truth: dict) -> dict[str, int]:
-    """Rows of the published tables whose size METRICS.md fixes, for a generated delivery.
+    """Rows of the published tables whose size docs/metrics.md fixes, for a generated delivery.
 
     A row per reported period (each month, quarter and financial year of the window), seed LDU
     and seed intervention, zeros included; consistency flags for YEAR and QUARTER and three
@@ -187,7 +187,7 @@ def test_every_published_table_is_the_same_both_ways(compared, ground_truth):
                 f"select * from {b}.{table})").fetchone()[0]
             assert extra == 0, f"{table}: {extra} rows in {a} not in {b}"
         rows = compared.execute(f"select count(*) from rotated.{table}").fetchone()[0]
-        # whole, not merely the same both ways: the size METRICS.md fixes, else not empty
+        # whole, not merely the same both ways: the size docs/metrics.md fixes, else not empty
         assert rows == expected_rows.get(table, rows) and rows > 0, table
     assert expected_rows.keys() <= tables
 
@@ -264,6 +264,7 @@ def test_a_run_from_the_ui_sensor_or_schedule_fails_its_ingestion_step_the_same_
 ):
     """Runs Dagster launches do not pass through `icw`: the ingestion step itself refuses."""
     import dagster as dg
+
     from orchestration.core.resources import build_resources
     from orchestration.core.warehouse import connect
     from orchestration.ingestion.assets import landed_extracts

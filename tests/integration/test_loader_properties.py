@@ -9,7 +9,7 @@ names, lower case, a missing column, an extra column, invalid UTF-8 bytes, a tru
 header line again in the body, a row repeated.
 
 The expected outcome is not the loader's rules run again. Each damage says what it does to its
-own record (a reason code of EXTRACTS.md, or nothing), this test writes the file itself so it
+own record (a reason code of docs/contract.md, or nothing), this test writes the file itself so it
 knows the physical line where every record starts (checked again with Python's csv module), and
 the rows it expects loaded are the base records' own typed values. For every file:
 
@@ -160,7 +160,7 @@ def needs_quotes(text: str) -> bool:
 
 
 def age_band(born: dt.date, on: dt.date) -> str:
-    """The contract's age band at the snapshot date (EXTRACTS.md, caseload)."""
+    """The contract's age band at the snapshot date (docs/contract.md, caseload)."""
     age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
     for limit, band in ((18, "UNDER_18"), (25, "18-24"), (35, "25-34"), (50, "35-49")):
         if age < limit:
@@ -424,7 +424,7 @@ def written_record(draw, extract: c.Extract, columns: list[str], base: dict[str,
     return record
 
 
-#: What a quote in a value of each kind makes of its record (EXTRACTS.md's reason codes).
+#: What a quote in a value of each kind makes of its record (docs/contract.md's reason codes).
 QUOTED_VALUE_REASON = {"date": c.INVALID_TYPE, "timestamp": c.INVALID_TYPE,
                        "integer": c.INVALID_TYPE, "enum": c.UNKNOWN_CODE,
                        "reference": c.UNKNOWN_CODE, "crn": c.INVALID_FORMAT,

@@ -67,7 +67,7 @@ def _current(folder: Path, extract: str, stamp: str, bad: set[tuple[str, int]]) 
 
 
 def delivered_measures(folder: Path, truth: dict) -> tuple[int, int, int]:
-    """Referrals, starts and completions in the window, counted from the files by METRICS.md.
+    """Referrals, starts and completions in the window, counted from the files by docs/metrics.md.
 
     Independent of the pipeline: Python's csv module over the delivered files, the ground
     truth's bad rows left out, current versions by the contract's rule.

@@ -1,4 +1,4 @@
-"""Killed and concurrent runs end exactly as an uninterrupted run would (EXTRACTS.md, issue 3)."""
+"""Killed and concurrent runs end exactly as an uninterrupted run would (docs/contract.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Tests of the synthetic extract generator.
 
-The checks here are written from EXTRACTS.md and METRICS.md directly (Python's csv module,
+The checks here are written from docs/contract.md and docs/metrics.md directly (Python's csv module,
 regular expressions, a small funnel computation), not from the generator's code, so that a
 generator bug cannot hide behind a shared helper.
 """
@@ -31,7 +31,7 @@ SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 SMALL = {"people": 1500, "months": 14, "start": "2023-10"}
 Z998 = 3.090232
 
-# --- The contract, transcribed from EXTRACTS.md ------------------------------------------------
+# --- The contract, transcribed from docs/contract.md -------------------------------------------
 
 BANDS = {"LOW", "MEDIUM", "HIGH", "VERY_HIGH"}
 OFFENCES = {
@@ -199,7 +199,7 @@ def _date_rule_broken(extract: str, row: dict[str, str], as_at: str) -> bool:
 
 
 def _judge(extract: str, header: list[str], fields: list[str], as_at: str) -> tuple[str, dict]:
-    """The reason code EXTRACTS.md gives a row (before duplicates), or "" and the clean row."""
+    """The reason code docs/contract.md gives a row (before duplicates), or "" and the clean row."""
     if len(fields) != len(header):
         return "WRONG_FIELD_COUNT", {}
     row = {name: value.strip() for name, value in zip(header, fields, strict=True)}
@@ -470,7 +470,7 @@ def _fy(column: str) -> str:
 
 
 def year_funnel(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """METRICS.md's YEAR consistency flags, computed independently and compactly."""
+    """docs/metrics.md's YEAR consistency flags, computed independently and compactly."""
     con.execute(f"""
         create table ref as
         select * exclude (rn) from (
@@ -693,7 +693,7 @@ def test_few_other_rows_alarm(funnel: pd.DataFrame, division_truth: dict) -> Non
     assert others.alarm.mean() <= 0.015, others[others.alarm].to_string()
 
 
-#: Each planted recording problem found in the valid rows as METRICS.md's check would (current
+#: Each planted recording problem found in the valid rows as docs/metrics.md's check would (current
 #: versions), with the ground truth's note: LATE_REFERRAL is a completion delivered before its
 #: referral, STALE_STATUS needs 28 days to the last snapshot, and NOT_ON_CASELOAD counts only
 #: referrals dated in the window (one made before the first snapshot has none to be on).
