@@ -45,19 +45,21 @@ def test_monthly_schedule_runs_in_london_time(defs):
     assert schedule.cron_schedule == "0 7 6 * *"
 
 
-def test_landing_sensor_requests_a_run_only_for_new_files(tmp_path, monkeypatch):
+def test_landing_sensor_requests_a_run_only_for_new_files(tmp_path):
     from orchestration.automation.jobs import landing_sensor
+    from orchestration.core.resources import IcwSettings
+    from orchestration.core.settings import Settings
 
-    monkeypatch.setenv("ICW_HOME", str(tmp_path))
-    monkeypatch.delenv("ICW_LANDING_DIR", raising=False)
     landing = tmp_path / "landing"
     landing.mkdir()
-    context = dg.build_sensor_context()
+    # the sensor watches the folder of the settings it was given, not the environment's
+    resources = {"icw_settings": IcwSettings.of(Settings.from_env({}, home=tmp_path))}
+    context = dg.build_sensor_context(resources=resources)
     assert isinstance(landing_sensor(context), dg.SkipReason)
     (landing / "caseload_2024-05-31.csv").write_text("snapshot_date\n")
     first = landing_sensor(context)
     assert isinstance(first, dg.RunRequest)
-    context = dg.build_sensor_context(cursor=context.cursor)
+    context = dg.build_sensor_context(cursor=context.cursor, resources=resources)
     assert isinstance(landing_sensor(context), dg.SkipReason)
 
 
