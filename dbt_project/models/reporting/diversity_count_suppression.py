@@ -24,12 +24,11 @@ ORDER_BY = "period_type, period, measure, dimension, row_key, column_key"
 def model(dbt, session):
     """Suppress the diversity tables' counts until the audit finds nothing to work out."""
     from orchestration.statistics import disclosure
+    from orchestration.transformation.python_models import typed_relation
 
     dbt.config(materialized="table")
     cells = dbt.ref("diversity_table_counts").order(ORDER_BY).df()
     suppression = disclosure.suppress_cells(cells)
-    session.register("diversity_count_suppression_computed", suppression)
-    columns = ", ".join(f"cast({column} as {type_}) as {column}" for column, type_ in COLUMN_TYPES)
-    return session.sql(
-        f"select {columns} from diversity_count_suppression_computed order by {ORDER_BY}"
+    return typed_relation(
+        session, suppression, "diversity_count_suppression_computed", COLUMN_TYPES, ORDER_BY
     )

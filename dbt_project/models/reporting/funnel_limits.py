@@ -1,7 +1,7 @@
 """reporting.funnel_limits: each funnel's control limits over a grid of denominators, to draw.
 
-Computed by `orchestration.statistics.flags.funnel_limit_grid` from the flags themselves, so the funnel
-the report draws and the flags it shows come from one implementation (DESIGN_NOTES, Report).
+Computed by `orchestration.statistics.flags.funnel_limit_grid` from the flags themselves, so the
+funnel the report draws and the flags it shows come from one implementation (docs/methods.md).
 Types are set here; `matches_declared_columns` checks them against _reporting.yml.
 """
 
@@ -24,6 +24,7 @@ ORDER_BY = "period_type, period, intervention_code, measure, grid_index"
 def model(dbt, session):
     """Tabulate the 95 % and 99.8 % limits of every flagged group over 60 denominators."""
     from orchestration.statistics import flags as stats
+    from orchestration.transformation.python_models import typed_relation
 
     dbt.config(materialized="table")
     # In a fixed order, as in consistency_flags: float sums depend on the order of their terms.
@@ -33,6 +34,4 @@ def model(dbt, session):
         .df()
     )
     grid = stats.funnel_limit_grid(flags)
-    session.register("funnel_limits_computed", grid)
-    columns = ", ".join(f"cast({column} as {type_}) as {column}" for column, type_ in COLUMN_TYPES)
-    return session.sql(f"select {columns} from funnel_limits_computed order by {ORDER_BY}")
+    return typed_relation(session, grid, "funnel_limits_computed", COLUMN_TYPES, ORDER_BY)

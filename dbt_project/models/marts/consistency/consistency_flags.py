@@ -39,8 +39,9 @@ ORDER_BY = "period_type, period_start, period, intervention_code, measure, ldu_c
 
 
 def model(dbt, session):
-    """Flag every (period, intervention, measure) group's LDUs with orchestration.statistics.flags."""
+    """Flag every (period, intervention, measure) group's LDUs (orchestration.statistics)."""
     from orchestration.statistics import flags as stats
+    from orchestration.transformation.python_models import typed_relation
 
     dbt.config(materialized="table")
     # In a fixed order: floating-point sums depend on the order of their terms, and a re-run
@@ -51,6 +52,4 @@ def model(dbt, session):
         .df()
     )
     flags = stats.consistency_flags(measures)
-    session.register("consistency_flags_computed", flags)
-    columns = ", ".join(f"cast({column} as {type_}) as {column}" for column, type_ in COLUMN_TYPES)
-    return session.sql(f"select {columns} from consistency_flags_computed order by {ORDER_BY}")
+    return typed_relation(session, flags, "consistency_flags_computed", COLUMN_TYPES, ORDER_BY)
