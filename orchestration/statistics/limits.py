@@ -194,11 +194,7 @@ def proportions_chi_square(
 
 def homogeneity_p_value_proportions(numerators: ArrayLike, denominators: ArrayLike) -> float | None:
     """Return the p-value of the Pearson χ² test that all units share one proportion."""
-    result = proportions_chi_square(numerators, denominators)
-    if result is None:
-        return None
-    statistic, dof = result
-    return float(stats.chi2.sf(statistic, dof))
+    return _chi_square_p_value(proportions_chi_square(numerators, denominators))
 
 
 def ratio_chi_square(observed: ArrayLike, expected: ArrayLike) -> tuple[float, int] | None:
@@ -212,7 +208,11 @@ def ratio_chi_square(observed: ArrayLike, expected: ArrayLike) -> tuple[float, i
 
 def homogeneity_p_value_ratio(observed: ArrayLike, expected: ArrayLike) -> float | None:
     """Return the p-value of the χ² test that every unit's O/E ratio is 1."""
-    result = ratio_chi_square(observed, expected)
+    return _chi_square_p_value(ratio_chi_square(observed, expected))
+
+
+def _chi_square_p_value(result: tuple[float, int] | None) -> float | None:
+    """The upper-tail p-value of a (statistic, degrees of freedom) pair; None stays None."""
     if result is None:
         return None
     statistic, dof = result

@@ -54,35 +54,30 @@ def _authenticate(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=ok, handled=False)  # not handled: the server answers 535
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox(refuse=("nobody@example.org",))
+def _serve(inbox: Inbox, **options) -> Iterator[tuple[Inbox, int]]:
+    """A local SMTP server delivering into inbox, for the length of a test."""
     port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
         yield inbox, port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    yield from _serve(Inbox(refuse=("nobody@example.org",)))
 
 
 @pytest.fixture
 def smtp_server_with_login() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(
-        inbox,
-        hostname="127.0.0.1",
-        port=port,
+    yield from _serve(
+        Inbox(),
         authenticator=_authenticate,
         auth_required=True,
         auth_require_tls=False,  # a local relay without TLS, as the loopback rule allows
     )
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
