@@ -11,6 +11,14 @@
     and the rates. Caseload snapshots are matched to periods through the calendar month of
     their date (int_period_months_listed): an equality join, exact because periods are whole
     months. -#}
+{#- The join condition that puts a dated row in a period: the calendar month of its date is one of
+    the period's months (int_period_months_listed), an equality join, exact because periods are
+    whole months. Every model that meets dates with periods this way says so through this macro,
+    so the rule has one home. -#}
+{% macro in_period_month(date_column, period_months) -%}
+    cast({{ dbt.date_trunc('month', date_column) }} as date) = {{ period_months }}.month_start
+{%- endmacro %}
+
 {% macro usage_measures(by_ldu) %}
 {% set ldu = 'ldu_code, ' if by_ldu else '' %}
 with periods as (
@@ -75,8 +83,7 @@ eligible_counts_monthly as (
         count(*) as eligible_caseload
     from caseload_eligible
     inner join period_months
-        on cast({{ dbt.date_trunc('month', 'caseload_eligible.snapshot_date') }} as date)
-        = period_months.month_start
+        on {{ in_period_month('caseload_eligible.snapshot_date', 'period_months') }}
     where period_months.period_type = 'MONTH'
     group by
         period_months.period_type,
@@ -96,8 +103,7 @@ eligible_persons_longer as (
         caseload_eligible_persons.person_id
     from caseload_eligible_persons
     inner join period_months
-        on cast({{ dbt.date_trunc('month', 'caseload_eligible_persons.snapshot_date') }} as date)
-        = period_months.month_start
+        on {{ in_period_month('caseload_eligible_persons.snapshot_date', 'period_months') }}
     where period_months.period_type <> 'MONTH'
 ),
 
@@ -117,13 +123,6 @@ eligible_counts as (
     select * from eligible_counts_longer
 ),
 
-{%- set join_keys -%}
-    spine.period_type = {alias}.period_type
-    and spine.period = {alias}.period
-    {% if by_ldu %}and spine.ldu_code = {alias}.ldu_code{% endif %}
-    and spine.intervention_code = {alias}.intervention_code
-{%- endset %}
-
 counted as (
     select
         spine.*,
@@ -135,8 +134,8 @@ counted as (
         cast(coalesce(event_counts.timely_starts, 0) as bigint) as timely_starts,
         cast(event_counts.median_days_to_start as double) as median_days_to_start
     from spine
-    left join eligible_counts on {{ join_keys.replace('{alias}', 'eligible_counts') }}
-    left join event_counts on {{ join_keys.replace('{alias}', 'event_counts') }}
+    left join eligible_counts using (period_type, period, {{ ldu }}intervention_code) -- noqa: ST07
+    left join event_counts using (period_type, period, {{ ldu }}intervention_code) -- noqa: ST07
 ),
 
 final as (

@@ -78,18 +78,8 @@ final as (
         spine.period_end,
         spine.is_partial
     from spine
-    left join proportions
-        on
-            spine.period_type = proportions.period_type
-            and spine.period = proportions.period
-            and spine.ldu_code = proportions.ldu_code
-            and spine.intervention_code = proportions.intervention_code
-    left join ratios
-        on
-            spine.period_type = ratios.period_type
-            and spine.period = ratios.period
-            and spine.ldu_code = ratios.ldu_code
-            and spine.intervention_code = ratios.intervention_code
+    left join proportions using (period_type, period, ldu_code, intervention_code) -- noqa: ST07
+    left join ratios using (period_type, period, ldu_code, intervention_code) -- noqa: ST07
 )
 
 select * from final

@@ -37,9 +37,7 @@ latest_snapshots as (
         max(eligible_snapshots.snapshot_date) as snapshot_date
     from eligible_snapshots
     inner join period_months
-        on
-            cast({{ dbt.date_trunc('month', 'eligible_snapshots.snapshot_date') }} as date)
-            = period_months.month_start
+        on {{ in_period_month('eligible_snapshots.snapshot_date', 'period_months') }}
     group by
         period_months.period_type,
         period_months.period,
@@ -58,11 +56,7 @@ latest_bands as (
         latest_snapshots.intervention_code,
         snapshot_bands.reoffending_band
     from latest_snapshots
-    inner join snapshot_bands
-        on
-            latest_snapshots.snapshot_date = snapshot_bands.snapshot_date
-            and latest_snapshots.person_id = snapshot_bands.person_id
-            and latest_snapshots.intervention_code = snapshot_bands.intervention_code
+    inner join snapshot_bands using (snapshot_date, person_id, intervention_code) -- noqa: ST07
 ),
 
 final as (

@@ -13,21 +13,17 @@ referrals as (
 
 cells as (
     select
-        coalesce(persons.period_type, referrals.period_type) as period_type,
-        coalesce(persons.period, referrals.period) as period,
-        coalesce(persons.ldu_code, referrals.ldu_code) as ldu_code,
-        coalesce(persons.intervention_code, referrals.intervention_code) as intervention_code,
-        coalesce(persons.reoffending_band, referrals.reoffending_band) as reoffending_band,
+        -- the keys of a full join's using are the non-null side's
+        period_type,
+        period,
+        ldu_code,
+        intervention_code,
+        reoffending_band,
         coalesce(persons.eligible_persons, 0) as eligible_persons,
         coalesce(referrals.eligible_referrals, 0) as eligible_referrals
     from persons
     full outer join referrals
-        on
-            persons.period_type = referrals.period_type
-            and persons.period = referrals.period
-            and persons.ldu_code = referrals.ldu_code
-            and persons.intervention_code = referrals.intervention_code
-            and persons.reoffending_band = referrals.reoffending_band
+        using (period_type, period, ldu_code, intervention_code, reoffending_band) -- noqa: ST07
 ),
 
 division_rates as (
@@ -60,11 +56,7 @@ final as (
         ) as expected_referrals
     from cells
     inner join division_rates
-        on
-            cells.period_type = division_rates.period_type
-            and cells.period = division_rates.period
-            and cells.intervention_code = division_rates.intervention_code
-            and cells.reoffending_band = division_rates.reoffending_band
+        using (period_type, period, intervention_code, reoffending_band) -- noqa: ST07
     group by cells.period_type, cells.period, cells.ldu_code, cells.intervention_code
 )
 

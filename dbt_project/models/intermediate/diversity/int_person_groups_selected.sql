@@ -18,12 +18,10 @@ latest_snapshots as (
     select
         year_months.period,
         caseload.person_id,
-        max(caseload.snapshot_date) as latest_snapshot_date
+        max(caseload.snapshot_date) as snapshot_date
     from caseload
     inner join year_months
-        on
-            cast({{ dbt.date_trunc('month', 'caseload.snapshot_date') }} as date)
-            = year_months.month_start
+        on {{ in_period_month('caseload.snapshot_date', 'year_months') }}
     group by
         year_months.period,
         caseload.person_id
@@ -33,15 +31,12 @@ final as (
     select
         latest_snapshots.period,
         latest_snapshots.person_id,
-        latest_snapshots.latest_snapshot_date,
+        latest_snapshots.snapshot_date as latest_snapshot_date,
         caseload.gender,
         caseload.ethnicity_group,
         caseload.age_band
     from latest_snapshots
-    inner join caseload
-        on
-            latest_snapshots.latest_snapshot_date = caseload.snapshot_date
-            and latest_snapshots.person_id = caseload.person_id
+    inner join caseload using (snapshot_date, person_id) -- noqa: ST07
 )
 
 select * from final

@@ -28,12 +28,8 @@ final as (
         caseload.ethnicity_group,
         caseload.age_band
     from caseload
-    inner join eligibility
-        on
-            caseload.offence_category = eligibility.offence_category
-            and caseload.reoffending_band = eligibility.reoffending_band
-    inner join interventions
-        on eligibility.intervention_code = interventions.intervention_code
+    inner join eligibility using (offence_category, reoffending_band) -- noqa: ST07
+    inner join interventions using (intervention_code) -- noqa: ST07
     where interventions.eligible_gender = 'ANY' or caseload.gender = interventions.eligible_gender
 )
 

@@ -21,8 +21,7 @@ started as (
         referrals.*,
         coalesce(referrals.start_date, completions.completion_start_date) as programme_start_date
     from referrals
-    left join completions
-        on referrals.referral_id = completions.referral_id
+    left join completions using (referral_id) -- noqa: ST07
 ),
 
 final as (
@@ -36,13 +35,10 @@ final as (
         ) as is_timely_start,
         eligibility.intervention_code is not null as is_eligible
     from started
-    left join interventions
-        on started.intervention_code = interventions.intervention_code
+    left join interventions using (intervention_code) -- noqa: ST07
+    -- eligibility.intervention_code stays the seed's column (null where no row matched)
     left join eligibility
-        on
-            started.intervention_code = eligibility.intervention_code
-            and started.offence_category = eligibility.offence_category
-            and started.reoffending_band = eligibility.reoffending_band
+        using (intervention_code, offence_category, reoffending_band) -- noqa: ST07
 )
 
 select * from final

@@ -35,9 +35,7 @@ referral_events as (
         cast(null as bigint) as days_to_start
     from referrals
     inner join period_months
-        on
-            cast({{ dbt.date_trunc('month', 'referrals.referral_date') }} as date)
-            = period_months.month_start
+        on {{ in_period_month('referrals.referral_date', 'period_months') }}
 ),
 
 start_events as (
@@ -57,9 +55,7 @@ start_events as (
         ) as days_to_start
     from referrals
     inner join period_months
-        on
-            cast({{ dbt.date_trunc('month', 'referrals.programme_start_date') }} as date)
-            = period_months.month_start
+        on {{ in_period_month('referrals.programme_start_date', 'period_months') }}
 ),
 
 ending_events as (
@@ -76,9 +72,7 @@ ending_events as (
         cast(null as bigint) as days_to_start
     from endings
     inner join period_months
-        on
-            cast({{ dbt.date_trunc('month', 'endings.end_date') }} as date)
-            = period_months.month_start
+        on {{ in_period_month('endings.end_date', 'period_months') }}
 ),
 
 events as (

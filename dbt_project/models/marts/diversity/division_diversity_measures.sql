@@ -62,9 +62,7 @@ eligible_persons as (
         caseload_eligible.person_id
     from caseload_eligible
     inner join year_months
-        on
-            cast({{ dbt.date_trunc('month', 'caseload_eligible.snapshot_date') }} as date)
-            = year_months.month_start
+        on {{ in_period_month('caseload_eligible.snapshot_date', 'year_months') }}
 ),
 
 referrals_in_year as (
@@ -77,9 +75,7 @@ referrals_in_year as (
         0 as is_non_completion
     from referrals
     inner join year_months
-        on
-            cast({{ dbt.date_trunc('month', 'referrals.referral_date') }} as date)
-            = year_months.month_start
+        on {{ in_period_month('referrals.referral_date', 'year_months') }}
 ),
 
 endings_in_year as (
@@ -94,9 +90,7 @@ endings_in_year as (
         case when endings.ending_type = 'NON_COMPLETION' then 1 else 0 end as is_non_completion
     from endings
     inner join year_months
-        on
-            cast({{ dbt.date_trunc('month', 'endings.end_date') }} as date)
-            = year_months.month_start
+        on {{ in_period_month('endings.end_date', 'year_months') }}
 ),
 
 events as (
@@ -115,10 +109,7 @@ eligible_grouped as (
         person_groups.ethnicity_group,
         person_groups.age_band
     from eligible_persons
-    inner join person_groups
-        on
-            eligible_persons.period = person_groups.period
-            and eligible_persons.person_id = person_groups.person_id
+    inner join person_groups using (period, person_id) -- noqa: ST07
 ),
 
 events_grouped as (
@@ -129,10 +120,7 @@ events_grouped as (
         person_groups.ethnicity_group,
         person_groups.age_band
     from events
-    left join person_groups
-        on
-            events.period = person_groups.period
-            and events.person_id = person_groups.person_id
+    left join person_groups using (period, person_id) -- noqa: ST07
 ),
 
 {#- The dimensions, each with the column of int_person_groups_selected that holds its group. -#}
@@ -206,17 +194,9 @@ counted as (
         cast(coalesce(event_counts.non_completions, 0) as bigint) as non_completions
     from spine
     left join eligible_counts
-        on
-            spine.period = eligible_counts.period
-            and spine.intervention_code = eligible_counts.intervention_code
-            and spine.dimension = eligible_counts.dimension
-            and spine.group_value = eligible_counts.group_value
+        using (period, intervention_code, dimension, group_value) -- noqa: ST07
     left join event_counts
-        on
-            spine.period = event_counts.period
-            and spine.intervention_code = event_counts.intervention_code
-            and spine.dimension = event_counts.dimension
-            and spine.group_value = event_counts.group_value
+        using (period, intervention_code, dimension, group_value) -- noqa: ST07
 ),
 
 final as (

@@ -21,7 +21,15 @@ targets as (
 
 year_measures as (
     -- the YEAR rows of ldu_intervention_measures are the actuals, by definition
-    select * from {{ ref('ldu_intervention_measures') }}
+    select
+        period as financial_year,
+        ldu_code,
+        intervention_code,
+        starts,
+        completions,
+        completion_rate,
+        timely_start_rate
+    from {{ ref('ldu_intervention_measures') }}
     where period_type = 'YEAR'
 ),
 
@@ -77,11 +85,7 @@ actuals as (
             end as double
         ) as actual
     from spine
-    left join year_measures
-        on
-            spine.financial_year = year_measures.period
-            and spine.ldu_code = year_measures.ldu_code
-            and spine.intervention_code = year_measures.intervention_code
+    left join year_measures using (financial_year, ldu_code, intervention_code) -- noqa: ST07
 ),
 
 targeted as (
@@ -96,12 +100,7 @@ targeted as (
         ) as target_to_date,
         targets.target is not null as has_target
     from actuals
-    left join targets
-        on
-            actuals.financial_year = targets.financial_year
-            and actuals.ldu_code = targets.ldu_code
-            and actuals.intervention_code = targets.intervention_code
-            and actuals.measure = targets.measure
+    left join targets using (financial_year, ldu_code, intervention_code, measure) -- noqa: ST07
 ),
 
 final as (
