@@ -38,12 +38,7 @@ compared as (
             when 'TIMELY_START_RATE' then measures.starts
         end as expected_denominator
     from flags
-    inner join measures
-        on
-            flags.period_type = measures.period_type
-            and flags.period = measures.period
-            and flags.intervention_code = measures.intervention_code
-            and flags.ldu_code = measures.ldu_code
+    inner join measures using (period_type, period, intervention_code, ldu_code) -- noqa: ST07
     where flags.measure in ('COMPLETION_RATE', 'TIMELY_START_RATE')
 ),
 
@@ -59,12 +54,7 @@ caseload_compared as (
         measures.eligible_caseload as expected_numerator,
         cast(null as double) as expected_denominator
     from measures
-    left join standardised
-        on
-            measures.period_type = standardised.period_type
-            and measures.period = standardised.period
-            and measures.intervention_code = standardised.intervention_code
-            and measures.ldu_code = standardised.ldu_code
+    left join standardised using (period_type, period, intervention_code, ldu_code) -- noqa: ST07
 )
 
 select * from compared

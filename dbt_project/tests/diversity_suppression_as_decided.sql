@@ -1,6 +1,6 @@
--- Disclosure control is applied as decided (orchestration.statistics.disclosure): exactly the counts of
--- 1 to 4 are PRIMARY, and each row total, one figure in the year's three tables of a count, is
--- hidden in all of them or in none (else one table would give away what another hides).
+-- Disclosure control is applied as decided (orchestration.statistics.disclosure): exactly the
+-- counts of 1 to 4 are PRIMARY, and each row total, one figure in the year's three tables of a
+-- count, is hidden in all of them or in none (else one table would give away what another hides).
 
 with
 
@@ -21,13 +21,7 @@ primary_not_small as (
         'PRIMARY where the count is not 1 to 4, or not where it is' as problem
     from cells
     inner join counts
-        on
-            cells.period_type = counts.period_type
-            and cells.period = counts.period
-            and cells.dimension = counts.dimension
-            and cells.measure = counts.measure
-            and cells.row_key = counts.row_key
-            and cells.column_key = counts.column_key
+        using (period_type, period, dimension, measure, row_key, column_key) -- noqa: ST07
     where
         (counts.cell_count between 1 and 4)
         <> coalesce(cells.count_suppression = 'PRIMARY', false)

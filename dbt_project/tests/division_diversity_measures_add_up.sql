@@ -26,11 +26,7 @@ select
     division.intervention_code,
     groups_summed.dimension
 from division
-left join groups_summed
-    on
-        division.period_type = groups_summed.period_type
-        and division.period = groups_summed.period
-        and division.intervention_code = groups_summed.intervention_code
+left join groups_summed using (period_type, period, intervention_code) -- noqa: ST07
 where
     groups_summed.dimension is null
     or groups_summed.eligible_caseload <> division.eligible_caseload
