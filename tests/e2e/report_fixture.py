@@ -1,13 +1,16 @@
 """A small warehouse in the published shape of everything the report reads, with known figures.
 
-The report's tests build against this instead of a full pipeline run: the marts of METRICS.md
-(exact columns), `audit`, and the report's own views in `reporting`. Counts are drawn at random
-from a seed; quarters and years are their sums and rates come from the sums, as METRICS.md defines
-them. What cannot be faked is not: the consistency flags and funnel limits come from
-`orchestration.statistics.flags` (the functions the marts use), and
-`reporting.diversity_table_cells` (disclosure control) is built by the real dbt model from the
-fixture's diversity measures. The tables are written to the build schemas and published by
-`publish_marts`, as a refresh does.
+The report's tests build against this instead of a full pipeline run: the marts of METRICS.md,
+`audit`, and the report's own tables in `reporting`. Every table the fixture writes takes its
+columns and types from the dbt project's contracts (the `data_type`s of the models' YAML, read
+from the manifest `dbt parse` writes), and the fixture must fill every one of them and no other:
+a column renamed, added or dropped in the YAML fails the fixture. Counts are drawn at random
+from a seed; quarters and years are their sums and rates come from the sums, as METRICS.md
+defines them. What cannot be faked is not: the consistency flags and funnel limits come from
+`orchestration.statistics.flags` (the functions the marts use), and the `reporting` models that
+carry the report's rules (current periods and findings, the LDUs' year to date, the recording
+checks' words, disclosure control) are built by the real dbt models from the fixture's marts.
+The tables are written to the build schemas and published by `publish_marts`, as a refresh does.
 
 One anomaly is planted so the consistency page has something to show: PLANTED_LDU completes
 PLANTED_INTERVENTION far less often than the division.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import os
 import random
 import subprocess
@@ -29,7 +33,7 @@ import pandas as pd
 
 from orchestration.core.warehouse import ensure_schema
 from orchestration.statistics import flags as stats
-from orchestration.transformation.publish import publish_marts
+from orchestration.transformation.publish import PUBLISHED_SCHEMAS, publish_marts
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "seeds"
@@ -38,70 +42,22 @@ DBT_PROJECT = REPO / "dbt_project"
 PLANTED_LDU = "WM03"
 PLANTED_INTERVENTION = "TSP"
 
-MEASURE_COLUMNS = """
-    period_type varchar not null,
-    period varchar not null,
-    period_start date not null,
-    period_end date not null,
-    is_partial boolean not null,
-    ldu_code varchar not null,
-    intervention_code varchar not null,
-    eligible_caseload integer not null,
-    referrals integer not null,
-    referral_rate double,
-    starts integer not null,
-    completions integer not null,
-    non_completions integer not null,
-    completion_rate double,
-    timely_starts integer not null,
-    timely_start_rate double,
-    median_days_to_start double
-"""
-
-DIVISION_COLUMNS = """
-    period_type varchar not null,
-    period varchar not null,
-    period_start date not null,
-    period_end date not null,
-    is_partial boolean not null,
-    intervention_code varchar not null,
-    eligible_caseload integer not null,
-    referrals integer not null,
-    referral_rate double,
-    starts integer not null,
-    completions integer not null,
-    non_completions integer not null,
-    completion_rate double,
-    timely_starts integer not null,
-    timely_start_rate double,
-    median_days_to_start double
-"""
-
-DIVERSITY_COLUMNS = """
-    period_type varchar not null,
-    period varchar not null,
-    intervention_code varchar not null,
-    dimension varchar not null,
-    group_value varchar not null,
-    eligible_caseload integer not null,
-    referrals integer not null,
-    referral_rate double,
-    completions integer not null,
-    non_completions integer not null,
-    completion_rate double
-"""
-
-TARGET_COLUMNS = """
-    financial_year varchar not null,
-    ldu_code varchar not null,
-    intervention_code varchar not null,
-    measure varchar not null,
-    actual double,
-    target double,
-    target_to_date double,
-    pct_of_target double,
-    rag varchar not null
-"""
+#: The reporting models the fixture builds with dbt (and their seeds), from the fixture's marts.
+REPORTING_MODELS = (
+    "diversity_groups",
+    "diversity_table_counts",
+    "diversity_count_suppression",
+    "diversity_table_cells",
+    "current_periods",
+    "current_findings",
+    "ldu_year_to_date",
+    "division_headline",
+    "division_monthly",
+    "ldu_position",
+    "recording_checks",
+    "recording_check_counts",
+    "target_rag_counts",
+)
 
 #: Each dimension's groups (EXTRACTS.md, plus UNKNOWN) and their share of people. OTHER and
 #: NOT_KNOWN are rare on purpose: their cells are small, so disclosure control has work to do.
@@ -312,15 +268,19 @@ def _diversity(division: pd.DataFrame, rng: random.Random) -> pd.DataFrame:
             completions = _split(rng, year.completions, shares)
             non_completions = _split(rng, year.non_completions, shares)
             completions_share[dimension] = completions
-            for group in shares:
+            for order, group in enumerate(shares, start=1):
                 endings = completions[group] + non_completions[group]
                 rows.append(
                     {
                         "period_type": "YEAR",
                         "period": year.period,
+                        "period_start": year.period_start,
+                        "period_end": year.period_end,
+                        "is_partial": year.is_partial,
                         "intervention_code": year.intervention_code,
                         "dimension": dimension,
                         "group_value": group,
+                        "display_order": order,
                         "eligible_caseload": caseload[group],
                         "referrals": referrals[group],
                         "referral_rate": _ratio(referrals[group], caseload[group], 100.0),
@@ -374,6 +334,10 @@ def _targets(measures: pd.DataFrame, reporting_month: dt.date, rng: random.Rando
                     "target_to_date": to_date,
                     "pct_of_target": pct,
                     "rag": _rag(measure, actual, target, to_date),
+                    "period_start": row.period_start,
+                    "period_end": row.period_end,
+                    "is_partial": row.is_partial,
+                    "months_elapsed": months_to_date,
                 }
             )
     return pd.DataFrame(rows)
@@ -382,7 +346,8 @@ def _targets(measures: pd.DataFrame, reporting_month: dt.date, rng: random.Rando
 def _flags(measures: pd.DataFrame) -> pd.DataFrame:
     """Consistency flags from the statistics module, for the YEAR and QUARTER periods."""
     judged = measures[measures["period_type"].isin(["YEAR", "QUARTER"])]
-    keys = ["period_type", "period", "intervention_code", "ldu_code"]
+    keys = ["period_type", "period", "intervention_code", "ldu_code", "period_start",
+            "period_end", "is_partial"]
     completion = judged[keys].assign(
         measure="COMPLETION_RATE",
         numerator=judged["completions"],
@@ -403,10 +368,13 @@ def _flags(measures: pd.DataFrame) -> pd.DataFrame:
     )
     frame = pd.concat([completion, timely, ratio], ignore_index=True)
     frame = frame.sort_values(["period_type", "period", "intervention_code", "measure", "ldu_code"])
-    return stats.consistency_flags(frame[list(stats.INPUT_COLUMNS)].reset_index(drop=True))
+    periods = ["period_start", "period_end", "is_partial"]
+    return stats.consistency_flags(
+        frame[[*stats.INPUT_COLUMNS, *periods]].reset_index(drop=True)
+    )
 
 
-def _data_quality(months: list[dt.date], rng: random.Random) -> list[tuple]:
+def _data_quality(months: list[dt.date], rng: random.Random) -> pd.DataFrame:
     ldus = [row["ldu_code"] for row in read_seed("ldus.csv")]
     rows = []
     serial = 100000
@@ -419,7 +387,9 @@ def _data_quality(months: list[dt.date], rng: random.Random) -> list[tuple]:
                 ids = [f"R{serial + i:07d}" for i in range(min(count, 5))]
                 serial += 1000
                 rows.append((check, ldu, month.strftime("%Y-%m"), count, ids))
-    return rows
+    return pd.DataFrame(
+        rows, columns=["check_code", "ldu_code", "period", "record_count", "example_referral_ids"]
+    )
 
 
 def _audit(con: duckdb.DuckDBPyConnection, months: list[dt.date]) -> None:
@@ -459,31 +429,87 @@ def _audit(con: duckdb.DuckDBPyConnection, months: list[dt.date]) -> None:
     )
 
 
-def _write_frame(con: duckdb.DuckDBPyConnection, table: str, columns: str, frame) -> None:
-    con.execute(f"create table {table} ({columns})")
-    names = [line.split()[0] for line in columns.strip().splitlines()]
-    con.register("frame_to_write", frame)
-    con.execute(f"insert into {table} select {', '.join(names)} from frame_to_write")
-    con.unregister("frame_to_write")
+@dataclass(frozen=True)
+class Contract:
+    """A published model's relation and its declared columns, from the dbt manifest."""
+
+    schema: str
+    relation: str
+    columns: tuple[tuple[str, str], ...]  # (name, data_type), in the YAML's order
 
 
-def run_dbt_reporting(warehouse: Path, work_dir: Path) -> None:
-    """Build the report's disclosure-controlled views with the project's own dbt models.
-
-    Runs `dbt build` (model, data tests and unit tests) for the diversity tables only, against
-    the fixture warehouse, with dbt's target and logs kept out of the repository.
-    """
+def _dbt(args: list[str], warehouse: Path, work_dir: Path) -> None:
+    """Run dbt on the fixture warehouse, with its target and logs kept out of the repository."""
     dbt = Path(sys.executable).parent / "dbt"
     env = {**os.environ, "ICW_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
     done = subprocess.run(
-        [str(dbt), "build", "--select", "diversity_groups", "diversity_table_counts",
-         "diversity_count_suppression", "diversity_table_cells",
-         "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
+        [str(dbt), *args, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
          "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs")],
         cwd=DBT_PROJECT, env=env, capture_output=True, text=True, timeout=600, check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"dbt build of the reporting views failed:\n{done.stdout[-4000:]}")
+        raise RuntimeError(f"dbt {args[0]} for the fixture failed:\n{done.stdout[-4000:]}")
+
+
+def read_contracts(warehouse: Path, work_dir: Path) -> dict[str, Contract]:
+    """Every published model's columns and types, as the dbt project declares them.
+
+    Runs `dbt parse` and reads its manifest: a model of `marts_build` or `reporting_build` whose
+    YAML gives each column a `data_type` (the marts' enforced contracts, and the reporting
+    models'). Keyed by model name.
+    """
+    _dbt(["parse", "--quiet"], warehouse, work_dir)
+    manifest = json.loads((work_dir / "target" / "manifest.json").read_text(encoding="utf-8"))
+    contracts = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or node["schema"] not in PUBLISHED_SCHEMAS:
+            continue
+        columns = tuple((c["name"], c.get("data_type")) for c in node["columns"].values())
+        if columns and all(type_ for _, type_ in columns):
+            contracts[node["name"]] = Contract(node["schema"], node["alias"], columns)
+    return contracts
+
+
+def _write_table(
+    con: duckdb.DuckDBPyConnection, contract: Contract, frame: pd.DataFrame
+) -> None:
+    """Create a table in its contract's shape and fill it from `frame`, column for column.
+
+    The frame must have every declared column and no other, so that a column renamed, added or
+    dropped in the dbt YAML fails here, where the fixture has to follow it.
+    """
+    declared = [name for name, _ in contract.columns]
+    missing = [name for name in declared if name not in frame.columns]
+    extra = [name for name in frame.columns if name not in declared]
+    if missing or extra:
+        raise ValueError(
+            f"{contract.schema}.{contract.relation}: the fixture lacks declared columns "
+            f"{missing} and has undeclared columns {extra}; follow the model's YAML"
+        )
+    table = f"{contract.schema}.{contract.relation}"
+    con.execute(
+        f"create table {table} ("
+        + ", ".join(f"{name} {type_}" for name, type_ in contract.columns)
+        + ")"
+    )
+    con.register("frame_to_write", frame)
+    con.execute(
+        f"insert into {table} select "
+        + ", ".join(f"cast({name} as {type_})" for name, type_ in contract.columns)
+        + " from frame_to_write"
+    )
+    con.unregister("frame_to_write")
+
+
+def run_dbt_reporting(warehouse: Path, work_dir: Path) -> None:
+    """Build the report's `reporting` models with the project's own dbt models.
+
+    Runs `dbt build` (models, data tests and unit tests) for REPORTING_MODELS only, against the
+    fixture warehouse, with dbt's target and logs kept out of the repository. Only the tests
+    whose every parent is selected run (`cautious`): the fixture has no staging layer.
+    """
+    _dbt(["build", "--select", *REPORTING_MODELS, "--indirect-selection", "cautious"],
+         warehouse, work_dir)
 
 
 def write_fixture_warehouse(
@@ -497,8 +523,8 @@ def write_fixture_warehouse(
     """Write the fixture warehouse at `path` (replacing it).
 
     `with_measures=False` leaves out `marts.ldu_intervention_measures`, to make a build fail;
-    `with_reporting=False` skips dbt (no `reporting.diversity_table_cells`), for tests that need
-    no working report.
+    `with_reporting=False` builds no dbt model (no `reporting` table but `funnel_limits`), for
+    tests that need no working report. The contracts are read from `dbt parse` either way.
     """
     rng = random.Random(seed)
     drawn = _draw_measures(first_month, n_months, rng)
@@ -512,49 +538,42 @@ def write_fixture_warehouse(
 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
+    dbt_work = path.parent / f".{path.stem}-dbt"
+    contracts = read_contracts(path, dbt_work)
+    spans = pd.DataFrame(
+        [
+            {"period_type": t, "period": p, "period_start": s, "period_end": e,
+             "is_partial": e > month_end(reporting_month)}
+            for (t, p), (s, e) in drawn.spans.items()
+        ]
+    )
     with duckdb.connect(str(path)) as con:
         con.execute("create schema marts_build")
         con.execute("create schema reporting_build")
-        con.execute(
-            "create table marts_build.ldus as select ldu_code, ldu_name, region"
-            f" from read_csv('{SEEDS / 'ldus.csv'}', all_varchar = true)"
-        )
-        con.execute(
-            "create table marts_build.interventions as select intervention_code,"
-            " intervention_name, intervention_type, cast(max_days_to_start as integer)"
-            f" as max_days_to_start from read_csv('{SEEDS / 'interventions.csv'}',"
-            " all_varchar = true)"
-        )
-        spans = [
-            (t, p, s, e, e > month_end(reporting_month)) for (t, p), (s, e) in drawn.spans.items()
-        ]
-        con.execute(
-            "create table marts_build.periods (period_type varchar, period varchar,"
-            " period_start date, period_end date, is_partial boolean)"
-        )
-        con.executemany("insert into marts_build.periods values (?, ?, ?, ?, ?)", spans)
+        seeds = {
+            name: con.execute(f"select * from read_csv('{SEEDS / name}.csv')").df()
+            for name in ("ldus", "interventions")
+        }
+        tables = {
+            "mart_ldus": seeds["ldus"],
+            "mart_interventions": seeds["interventions"],
+            "periods": spans,
+            "division_intervention_measures": division,
+            "division_diversity_measures": diversity,
+            "performance_against_target": targets,
+            "consistency_flags": flags,
+            "data_quality_issues": _data_quality(drawn.months, rng),
+            "funnel_limits": limits,
+        }
         if with_measures:
-            _write_frame(con, "marts_build.ldu_intervention_measures", MEASURE_COLUMNS, measures)
-        _write_frame(con, "marts_build.division_intervention_measures", DIVISION_COLUMNS, division)
-        _write_frame(con, "marts_build.division_diversity_measures", DIVERSITY_COLUMNS, diversity)
-        _write_frame(con, "marts_build.performance_against_target", TARGET_COLUMNS, targets)
-        con.register("flags_frame", flags)
-        con.execute("create table marts_build.consistency_flags as select * from flags_frame")
-        con.register("limits_frame", limits)
-        con.execute("create table reporting_build.funnel_limits as select * from limits_frame")
-        con.execute(
-            "create table marts_build.data_quality_issues (check_code varchar, ldu_code varchar,"
-            " period varchar, record_count integer, example_referral_ids varchar[])"
-        )
-        con.executemany(
-            "insert into marts_build.data_quality_issues values (?, ?, ?, ?, ?)",
-            _data_quality(drawn.months, rng),
-        )
+            tables["ldu_intervention_measures"] = measures
+        for model, frame in tables.items():
+            _write_table(con, contracts[model], frame)
         _audit(con, drawn.months)
         con.execute("checkpoint")
 
     if with_reporting:
-        run_dbt_reporting(path, path.parent / f".{path.stem}-dbt")
+        run_dbt_reporting(path, dbt_work)
 
     with duckdb.connect(str(path)) as con:
         publish_marts(con)
