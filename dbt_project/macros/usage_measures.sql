@@ -60,11 +60,8 @@ event_counts as (
 
 spine as (
     select
-        periods.period_type,
-        periods.period,
-        periods.period_start,
-        periods.period_end,
-        periods.is_partial,
+        -- the period's columns, whatever the period model carries; final picks the published ones
+        periods.*,
         {% if by_ldu %}ldus.ldu_code,{% endif %}
         interventions.intervention_code
     from periods

@@ -38,11 +38,8 @@ measures as (
 
 spine as (
     select
-        periods.period_type,
-        periods.period,
-        periods.period_start,
-        periods.period_end,
-        periods.is_partial,
+        -- the period's columns, whatever the period model carries; final picks the published ones
+        periods.*,
         interventions.intervention_code,
         measures.measure,
         ldus.ldu_code

@@ -14,26 +14,12 @@ caseload_issues as (
 ),
 
 issues as (
-    select
-        check_code,
-        ldu_code,
-        referral_id,
-        issue_date
-    from completion_issues
+    -- each check model's columns are check_code, ldu_code, referral_id, issue_date, in that order
+    select * from completion_issues
     union all
-    select
-        check_code,
-        ldu_code,
-        referral_id,
-        issue_date
-    from referral_issues
+    select * from referral_issues
     union all
-    select
-        check_code,
-        ldu_code,
-        referral_id,
-        issue_date
-    from caseload_issues
+    select * from caseload_issues
 ),
 
 labelled as (

@@ -40,11 +40,8 @@ endings as (
 
 spine as (
     select
-        periods.period_type,
-        periods.period,
-        periods.period_start,
-        periods.period_end,
-        periods.is_partial,
+        -- the period's columns, whatever the period model carries; final picks the published ones
+        periods.*,
         interventions.intervention_code,
         diversity_groups.dimension,
         diversity_groups.group_value,
@@ -65,11 +62,24 @@ eligible_persons as (
         on {{ in_period_month('caseload_eligible.snapshot_date', 'year_months') }}
 ),
 
+eligible_in_year as (
+    select
+        period,
+        intervention_code,
+        person_id,
+        1 as is_eligible,
+        0 as is_referral,
+        0 as is_completion,
+        0 as is_non_completion
+    from eligible_persons
+),
+
 referrals_in_year as (
     select
         year_months.period,
         referrals.intervention_code,
         referrals.person_id,
+        0 as is_eligible,
         1 as is_referral,
         0 as is_completion,
         0 as is_non_completion
@@ -85,6 +95,7 @@ endings_in_year as (
         year_months.period,
         endings.intervention_code,
         endings.person_id,
+        0 as is_eligible,
         0 as is_referral,
         case when endings.ending_type = 'COMPLETION' then 1 else 0 end as is_completion,
         case when endings.ending_type = 'NON_COMPLETION' then 1 else 0 end as is_non_completion
@@ -93,33 +104,25 @@ endings_in_year as (
         on {{ in_period_month('endings.end_date', 'year_months') }}
 ),
 
-events as (
+counted_people as (
+    -- the eligible persons and the events, counted together: each in the group its person was
+    -- in during the year
+    select * from eligible_in_year
+    union all
     select * from referrals_in_year
     union all
     select * from endings_in_year
 ),
 
-eligible_grouped as (
-    -- every eligible person has a snapshot in the year, so none is UNKNOWN
+grouped as (
+    -- an eligible person always has a snapshot in the year; a referral or completion whose
+    -- person has none counts in UNKNOWN
     select
-        eligible_persons.period,
-        eligible_persons.intervention_code,
-        eligible_persons.person_id,
+        counted_people.*,
         person_groups.gender,
         person_groups.ethnicity_group,
         person_groups.age_band
-    from eligible_persons
-    inner join person_groups using (period, person_id) -- noqa: ST07
-),
-
-events_grouped as (
-    -- a referral or completion whose person has no snapshot in the year counts in UNKNOWN
-    select
-        events.*,
-        person_groups.gender,
-        person_groups.ethnicity_group,
-        person_groups.age_band
-    from events
+    from counted_people
     left join person_groups using (period, person_id) -- noqa: ST07
 ),
 
@@ -130,7 +133,7 @@ events_grouped as (
     ('AGE_BAND', 'age_band'),
 ] %}
 
-eligible_by_dimension as (
+by_dimension as (
     {%- for dimension, column in dimensions %}
     {% if not loop.first %}
     union all
@@ -139,63 +142,38 @@ eligible_by_dimension as (
         period,
         intervention_code,
         '{{ dimension }}' as dimension,
-        {{ column }} as group_value
-    from eligible_grouped
-    {%- endfor %}
-),
-
-events_by_dimension as (
-    {%- for dimension, column in dimensions %}
-    {% if not loop.first %}
-    union all
-    {% endif %}
-    select
-        period,
-        intervention_code,
-        '{{ dimension }}' as dimension,
-        {{ column }} as group_value,
+        coalesce({{ column }}, 'UNKNOWN') as group_value,
+        is_eligible,
         is_referral,
         is_completion,
         is_non_completion
-    from events_grouped
+    from grouped
     {%- endfor %}
 ),
 
-eligible_counts as (
+group_counts as (
     select
         period,
         intervention_code,
         dimension,
-        coalesce(group_value, 'UNKNOWN') as group_value,
-        count(*) as eligible_caseload
-    from eligible_by_dimension
-    group by period, intervention_code, dimension, coalesce(group_value, 'UNKNOWN')
-),
-
-event_counts as (
-    select
-        period,
-        intervention_code,
-        dimension,
-        coalesce(group_value, 'UNKNOWN') as group_value,
+        group_value,
+        sum(is_eligible) as eligible_caseload,
         sum(is_referral) as referrals,
         sum(is_completion) as completions,
         sum(is_non_completion) as non_completions
-    from events_by_dimension
-    group by period, intervention_code, dimension, coalesce(group_value, 'UNKNOWN')
+    from by_dimension
+    group by period, intervention_code, dimension, group_value
 ),
 
 counted as (
     select
         spine.*,
-        cast(coalesce(eligible_counts.eligible_caseload, 0) as bigint) as eligible_caseload,
-        cast(coalesce(event_counts.referrals, 0) as bigint) as referrals,
-        cast(coalesce(event_counts.completions, 0) as bigint) as completions,
-        cast(coalesce(event_counts.non_completions, 0) as bigint) as non_completions
+        cast(coalesce(group_counts.eligible_caseload, 0) as bigint) as eligible_caseload,
+        cast(coalesce(group_counts.referrals, 0) as bigint) as referrals,
+        cast(coalesce(group_counts.completions, 0) as bigint) as completions,
+        cast(coalesce(group_counts.non_completions, 0) as bigint) as non_completions
     from spine
-    left join eligible_counts
-        using (period, intervention_code, dimension, group_value) -- noqa: ST07
-    left join event_counts
+    left join group_counts
         using (period, intervention_code, dimension, group_value) -- noqa: ST07
 ),
 
