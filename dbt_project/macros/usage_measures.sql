@@ -131,8 +131,8 @@ counted as (
         cast(coalesce(event_counts.timely_starts, 0) as bigint) as timely_starts,
         cast(event_counts.median_days_to_start as double) as median_days_to_start
     from spine
-    left join eligible_counts using (period_type, period, {{ ldu }}intervention_code) -- noqa: ST07
-    left join event_counts using (period_type, period, {{ ldu }}intervention_code) -- noqa: ST07
+    left join eligible_counts using (period_type, period, {{ ldu }}intervention_code)
+    left join event_counts using (period_type, period, {{ ldu }}intervention_code)
 ),
 
 final as (

@@ -38,7 +38,7 @@ compared as (
             when 'TIMELY_START_RATE' then measures.starts
         end as expected_denominator
     from flags
-    inner join measures using (period_type, period, intervention_code, ldu_code) -- noqa: ST07
+    inner join measures using (period_type, period, intervention_code, ldu_code)
     where flags.measure in ('COMPLETION_RATE', 'TIMELY_START_RATE')
 ),
 
@@ -54,7 +54,7 @@ caseload_compared as (
         measures.eligible_caseload as expected_numerator,
         cast(null as double) as expected_denominator
     from measures
-    left join standardised using (period_type, period, intervention_code, ldu_code) -- noqa: ST07
+    left join standardised using (period_type, period, intervention_code, ldu_code)
 )
 
 select * from compared

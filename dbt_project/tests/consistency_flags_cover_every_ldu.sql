@@ -53,5 +53,5 @@ select
     case when flags.ldu_code is null then 'MISSING' else 'UNEXPECTED' end as problem
 from expected
 full outer join flags
-    using (period_type, period, intervention_code, measure, ldu_code) -- noqa: ST07
+    using (period_type, period, intervention_code, measure, ldu_code)
 where expected.ldu_code is null or flags.ldu_code is null

@@ -26,7 +26,7 @@ select
     division.intervention_code,
     groups_summed.dimension
 from division
-left join groups_summed using (period_type, period, intervention_code) -- noqa: ST07
+left join groups_summed using (period_type, period, intervention_code)
 where
     groups_summed.dimension is null
     or groups_summed.eligible_caseload <> division.eligible_caseload

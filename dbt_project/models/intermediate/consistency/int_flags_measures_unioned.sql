@@ -75,8 +75,8 @@ final as (
         spine.period_end,
         spine.is_partial
     from spine
-    left join proportions using (period_type, period, ldu_code, intervention_code) -- noqa: ST07
-    left join ratios using (period_type, period, ldu_code, intervention_code) -- noqa: ST07
+    left join proportions using (period_type, period, ldu_code, intervention_code)
+    left join ratios using (period_type, period, ldu_code, intervention_code)
 )
 
 select * from final

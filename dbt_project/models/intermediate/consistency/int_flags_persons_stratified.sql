@@ -56,7 +56,7 @@ latest_bands as (
         latest_snapshots.intervention_code,
         snapshot_bands.reoffending_band
     from latest_snapshots
-    inner join snapshot_bands using (snapshot_date, person_id, intervention_code) -- noqa: ST07
+    inner join snapshot_bands using (snapshot_date, person_id, intervention_code)
 ),
 
 final as (

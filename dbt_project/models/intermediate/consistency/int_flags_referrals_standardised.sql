@@ -23,7 +23,7 @@ cells as (
         coalesce(referrals.eligible_referrals, 0) as eligible_referrals
     from persons
     full outer join referrals
-        using (period_type, period, ldu_code, intervention_code, reoffending_band) -- noqa: ST07
+        using (period_type, period, ldu_code, intervention_code, reoffending_band)
 ),
 
 division_rates as (
@@ -56,7 +56,7 @@ final as (
         ) as expected_referrals
     from cells
     inner join division_rates
-        using (period_type, period, intervention_code, reoffending_band) -- noqa: ST07
+        using (period_type, period, intervention_code, reoffending_band)
     group by cells.period_type, cells.period, cells.ldu_code, cells.intervention_code
 )
 

@@ -36,7 +36,7 @@ final as (
         caseload.ethnicity_group,
         caseload.age_band
     from latest_snapshots
-    inner join caseload using (snapshot_date, person_id) -- noqa: ST07
+    inner join caseload using (snapshot_date, person_id)
 )
 
 select * from final

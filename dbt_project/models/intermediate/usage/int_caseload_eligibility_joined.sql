@@ -28,8 +28,8 @@ final as (
         caseload.ethnicity_group,
         caseload.age_band
     from caseload
-    inner join eligibility using (offence_category, reoffending_band) -- noqa: ST07
-    inner join interventions using (intervention_code) -- noqa: ST07
+    inner join eligibility using (offence_category, reoffending_band)
+    inner join interventions using (intervention_code)
     where interventions.eligible_gender = 'ANY' or caseload.gender = interventions.eligible_gender
 )
 

@@ -21,7 +21,7 @@ started as (
         referrals.*,
         coalesce(referrals.start_date, completions.completion_start_date) as programme_start_date
     from referrals
-    left join completions using (referral_id) -- noqa: ST07
+    left join completions using (referral_id)
 ),
 
 final as (
@@ -35,10 +35,10 @@ final as (
         ) as is_timely_start,
         eligibility.intervention_code is not null as is_eligible
     from started
-    left join interventions using (intervention_code) -- noqa: ST07
+    left join interventions using (intervention_code)
     -- eligibility.intervention_code stays the seed's column (null where no row matched)
     left join eligibility
-        using (intervention_code, offence_category, reoffending_band) -- noqa: ST07
+        using (intervention_code, offence_category, reoffending_band)
 )
 
 select * from final

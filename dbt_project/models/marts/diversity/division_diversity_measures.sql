@@ -123,7 +123,7 @@ grouped as (
         person_groups.ethnicity_group,
         person_groups.age_band
     from counted_people
-    left join person_groups using (period, person_id) -- noqa: ST07
+    left join person_groups using (period, person_id)
 ),
 
 {#- The dimensions, each with the column of int_person_groups_selected that holds its group. -#}
@@ -174,7 +174,7 @@ counted as (
         cast(coalesce(group_counts.non_completions, 0) as bigint) as non_completions
     from spine
     left join group_counts
-        using (period, intervention_code, dimension, group_value) -- noqa: ST07
+        using (period, intervention_code, dimension, group_value)
 ),
 
 final as (

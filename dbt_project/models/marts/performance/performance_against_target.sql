@@ -85,7 +85,7 @@ actuals as (
             end as double
         ) as actual
     from spine
-    left join year_measures using (financial_year, ldu_code, intervention_code) -- noqa: ST07
+    left join year_measures using (financial_year, ldu_code, intervention_code)
 ),
 
 targeted as (
@@ -100,7 +100,7 @@ targeted as (
         ) as target_to_date,
         targets.target is not null as has_target
     from actuals
-    left join targets using (financial_year, ldu_code, intervention_code, measure) -- noqa: ST07
+    left join targets using (financial_year, ldu_code, intervention_code, measure)
 ),
 
 final as (
