@@ -1,11 +1,11 @@
 """A small warehouse in the published shape of everything the report reads, with known figures.
 
-The report's tests build against this instead of a full pipeline run: the marts of METRICS.md,
+The report's tests build against this instead of a full pipeline run: the marts of docs/metrics.md,
 `audit`, and the report's own tables in `reporting`. Every table the fixture writes takes its
 columns and types from the dbt project's contracts (the `data_type`s of the models' YAML, read
 from the manifest `dbt parse` writes), and the fixture must fill every one of them and no other:
 a column renamed, added or dropped in the YAML fails the fixture. Counts are drawn at random
-from a seed; quarters and years are their sums and rates come from the sums, as METRICS.md
+from a seed; quarters and years are their sums and rates come from the sums, as docs/metrics.md
 defines them. What cannot be faked is not: the consistency flags and funnel limits come from
 `orchestration.statistics.flags` (the functions the marts use), and the `reporting` models that
 carry the report's rules (current periods and findings, the LDUs' year to date, the recording
@@ -59,7 +59,7 @@ REPORTING_MODELS = (
     "target_rag_counts",
 )
 
-#: Each dimension's groups (EXTRACTS.md, plus UNKNOWN) and their share of people. OTHER and
+#: Each dimension's groups (docs/contract.md, plus UNKNOWN) and their share of people. OTHER and
 #: NOT_KNOWN are rare on purpose: their cells are small, so disclosure control has work to do.
 GROUP_SHARES = {
     "GENDER": {"MALE": 0.83, "FEMALE": 0.13, "OTHER": 0.004, "NOT_KNOWN": 0.012, "UNKNOWN": 0.024},
@@ -119,7 +119,7 @@ def financial_year_of(day: dt.date) -> int:
 
 
 def periods_of(month: dt.date) -> list[tuple[str, str, dt.date, dt.date]]:
-    """The MONTH, QUARTER and YEAR periods (METRICS.md labels) that contain a month."""
+    """The MONTH, QUARTER and YEAR periods (docs/metrics.md labels) that contain a month."""
     fy = financial_year_of(month)
     fy_label = f"{fy}-{(fy + 1) % 100:02d}"
     quarter = ((month.month - 4) % 12) // 3 + 1
@@ -145,7 +145,7 @@ def _split(rng: random.Random, total: int, shares: dict[str, float]) -> dict[str
 
 
 def _rag(measure: str, actual: float | None, target: float | None, to_date: float | None) -> str:
-    """The first rule of METRICS.md (performance_against_target) that applies."""
+    """The first rule of docs/metrics.md (performance_against_target) that applies."""
     if target is None:
         return "NO_TARGET"
     if actual is None:

@@ -16,11 +16,10 @@ Allowed: system locations a document tells an operator about (`/srv/icw` as an e
 `ICW_HOME`, `/usr/bin/chromium`), URLs, and `../` that stays inside the repository (dbt's
 `../seeds`).
 
-A second test, marked xfail until the files' owners have changed them, lists references to
-documents a clone lacks: the specification's old names (EXTRACTS.md, METRICS.md,
-REFERENCE_VALUES.md, now docs/contract.md, docs/metrics.md, docs/reference_values.md), the
-project's outside notes (STACK_NOTES.md, DESIGN_NOTES.md, STYLE.md), and `docs/...` paths that
-are not in the repository. Run it with `pytest --runxfail` to see them.
+A second test fails on references to documents a clone lacks: the specification's old names
+(EXTRACTS.md, METRICS.md, REFERENCE_VALUES.md, now docs/contract.md, docs/metrics.md,
+docs/reference_values.md), the project's outside notes (STACK_NOTES.md, DESIGN_NOTES.md,
+STYLE.md), and `docs/...` paths that are not in the repository.
 
 This file is not read: its rules and their examples name what they forbid.
 """
@@ -141,11 +140,6 @@ def test_no_tracked_file_names_a_path_outside_the_repository():
     assert not found, "\n".join(found)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="files under orchestration/, dbt_project/, reports/ and tests/ still name the "
-    "specification's old documents; their owners are changing them (remove this marker then)",
-)
 def test_no_tracked_file_names_a_document_a_clone_lacks():
     found = missing_documents(FILES)
     assert not found, f"{len(found)} references:\n" + "\n".join(found)

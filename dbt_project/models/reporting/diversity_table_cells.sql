@@ -1,7 +1,7 @@
 -- The report's diversity tables, cell by cell, after disclosure control (issue 6, issue 10).
 --
 -- The tables and their order are `diversity_table_counts`'s; which counts are hidden is
--- `diversity_count_suppression`'s (orchestration.statistics.disclosure, DESIGN_NOTES, Report):
+-- `diversity_count_suppression`'s (orchestration.statistics.disclosure, docs/methods.md):
 --   1. primary: a count of 1 to 4 is suppressed;
 --   2. secondary: more cells are suppressed, round after round, until an intruder's audit
 --      (the lowest and highest value each hidden count can take, given every shown count, the
@@ -42,7 +42,7 @@ rated as (
             when suppressed.rate_denominator < 10 then 'SMALL_DENOMINATOR'
             when suppressed.count_suppression is not null then 'COUNT_SUPPRESSED'
         end as rate_suppression,
-        -- Referrals per 100 eligible people; completions as a proportion (METRICS.md).
+        -- Referrals per 100 eligible people; completions as a proportion (docs/metrics.md).
         case suppressed.measure when 'REFERRALS' then 100.0 else 1.0 end
         * suppressed.cell_count
         / nullif(suppressed.rate_denominator, 0) as exact_rate

@@ -1,6 +1,6 @@
 -- The division at a glance: for each headline measure, the division's figure in the reporting
 -- month, the current quarter and the current year (current_periods), all interventions. Counts
--- are sums and rates come from the sums (METRICS.md). Against target, for the current year:
+-- are sums and rates come from the sums (docs/metrics.md). Against target, for the current year:
 -- counts as the share of the targets pro-rated to date (where a target is set); rates as the
 -- number of LDU and intervention pairs at each RAG status.
 with division as (

@@ -1,5 +1,5 @@
 -- The division's last 24 months to the reporting month, all interventions: counts are sums over
--- the interventions and rates come from the sums (METRICS.md). The front page's trend charts.
+-- the interventions and rates come from the sums (docs/metrics.md). The front page's trend charts.
 with division as (
     select * from {{ ref('division_intervention_measures') }}
 ),

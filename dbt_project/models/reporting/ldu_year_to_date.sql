@@ -1,5 +1,5 @@
 -- Each LDU's current financial year to date over all interventions, for the report's "Find an
--- LDU" table: its counts, its rates from the sums (METRICS.md), its current ALARM findings of
+-- LDU" table: its counts, its rates from the sums (docs/metrics.md), its current ALARM findings of
 -- the year, its RED targets and the records the recording checks found in the year's months.
 with ldus as (
     select * from {{ ref('mart_ldus') }}
@@ -47,7 +47,7 @@ year_sums as (
 ),
 
 year_measures as (
-    -- rates from the sums (METRICS.md)
+    -- rates from the sums (docs/metrics.md)
     select
         ldu_code,
         cast(referrals as bigint) as referrals,

@@ -1,4 +1,4 @@
--- What each recording check of marts.data_quality_issues finds (METRICS.md), in words, for the
+-- What each recording check of marts.data_quality_issues finds (docs/metrics.md), in words, for the
 -- report's pages. STALE_STATUS names the project's var stale_status_days, the number the check
 -- itself uses (int_dq_completions_checked), so the words and the check cannot disagree.
 with listed as (

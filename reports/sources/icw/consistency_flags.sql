@@ -1,5 +1,5 @@
 -- Is an LDU out of line with the division? One row per YEAR or QUARTER, intervention, measure
--- and LDU (METRICS.md); the funnel plots draw these points.
+-- and LDU (docs/metrics.md); the funnel plots draw these points.
 select
     period_type,
     period,

@@ -1,4 +1,4 @@
--- Recording checks by check, LDU and month (METRICS.md): counts only, since the report is
+-- Recording checks by check, LDU and month (docs/metrics.md): counts only, since the report is
 -- shared (the example referral ids stay in the mart). A clean warehouse has none, and Evidence
 -- writes no table for an empty result, so a placeholder row (check_code NULL) stands in when
 -- there are none; pages read `where check_code is not null`.

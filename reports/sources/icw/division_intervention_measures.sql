@@ -1,4 +1,4 @@
--- The division's measures per period and intervention (METRICS.md): counts are sums over the
+-- The division's measures per period and intervention (docs/metrics.md): counts are sums over the
 -- LDUs, rates come from the sums, and a person in two LDUs counts once in eligible_caseload.
 select
     period_type,

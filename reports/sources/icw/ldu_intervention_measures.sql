@@ -1,4 +1,4 @@
--- One row per period, LDU and intervention (METRICS.md). Counts and the denominators of the
+-- One row per period, LDU and intervention (docs/metrics.md). Counts and the denominators of the
 -- rates are kept so that pages can add LDUs up and take rates from the sums.
 select
     period_type,

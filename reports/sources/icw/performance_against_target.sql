@@ -1,4 +1,4 @@
--- One row per financial year, LDU, intervention and measure, with its RAG status (METRICS.md).
+-- One row per financial year, LDU, intervention and measure, with its RAG status (docs/metrics.md).
 select
     financial_year,
     ldu_code,
