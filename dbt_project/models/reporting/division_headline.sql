@@ -76,11 +76,7 @@ by_span as (
 year_targets as (
     select
         targets.measure,
-        sum(case when targets.target is not null then targets.actual end) as actual_with_target,
-        sum(targets.target_to_date) as target_to_date,
-        sum(case when targets.rag = 'GREEN' then 1 else 0 end) as green_targets,
-        sum(case when targets.rag = 'AMBER' then 1 else 0 end) as amber_targets,
-        sum(case when targets.rag = 'RED' then 1 else 0 end) as red_targets
+        {{ target_summary_columns('targets') }}
     from targets
     inner join current_periods
         on
@@ -105,13 +101,7 @@ final as (
             when 'COMPLETION_RATE' then 4
             else 5
         end as measure_order,
-        case
-            when by_span.measure in ('STARTS', 'COMPLETIONS') then year_targets.target_to_date
-        end as target_to_date,
-        case
-            when by_span.measure in ('STARTS', 'COMPLETIONS')
-                then year_targets.actual_with_target / nullif(year_targets.target_to_date, 0)
-        end as pct_of_target
+        {{ target_share_columns('by_span.measure', 'year_targets') }}
     from by_span
     left join year_targets on by_span.measure = year_targets.measure
 )

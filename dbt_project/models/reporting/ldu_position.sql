@@ -83,11 +83,7 @@ ldu_targets as (
     select
         targets.ldu_code,
         targets.measure,
-        sum(case when targets.target is not null then targets.actual end) as actual_with_target,
-        sum(targets.target_to_date) as target_to_date,
-        sum(case when targets.rag = 'GREEN' then 1 else 0 end) as green_targets,
-        sum(case when targets.rag = 'AMBER' then 1 else 0 end) as amber_targets,
-        sum(case when targets.rag = 'RED' then 1 else 0 end) as red_targets
+        {{ target_summary_columns('targets') }}
     from targets
     inner join current_year on targets.financial_year = current_year.period
     group by targets.ldu_code, targets.measure
@@ -105,13 +101,7 @@ final as (
         cast(ldu_targets.green_targets as bigint) as green_targets,
         cast(ldu_targets.amber_targets as bigint) as amber_targets,
         cast(ldu_targets.red_targets as bigint) as red_targets,
-        case
-            when measures.measure in ('STARTS', 'COMPLETIONS') then ldu_targets.target_to_date
-        end as target_to_date,
-        case
-            when measures.measure in ('STARTS', 'COMPLETIONS')
-                then ldu_targets.actual_with_target / nullif(ldu_targets.target_to_date, 0)
-        end as pct_of_target
+        {{ target_share_columns('measures.measure', 'ldu_targets') }}
     from measures
     inner join division on measures.measure = division.measure
     left join ldu_targets
