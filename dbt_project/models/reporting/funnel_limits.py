@@ -2,7 +2,7 @@
 
 Computed by `orchestration.statistics.flags.funnel_limit_grid` from the flags themselves, so the
 funnel the report draws and the flags it shows come from one implementation (docs/methods.md).
-Types are set here; `matches_declared_columns` checks them against _reporting.yml.
+Types are set here; `matches_declared_columns` checks them against funnel_limits.yml.
 """
 
 COLUMN_TYPES = (
