@@ -1,11 +1,12 @@
-"""The floor: plain DuckDB, no framework. Load the extracts with read_csv, compute the YEAR rows of
-ldu_intervention_measures in plain SQL, the way a hand-written script would.
+"""The floor: plain DuckDB, no framework. Load the extracts with read_csv, compute
+ldu_intervention_measures for every MONTH, QUARTER and YEAR in plain SQL, as a hand-written
+script would.
 
 Usage: python bench/floor.py EXTRACTS_DIR SEEDS_DIR OUT.duckdb
 
 It applies the contract's row rules only as far as they change the figures (valid codes, dates,
 forms, first row per key in a file), so that its result can be checked cell by cell against
-marts.ldu_intervention_measures; it writes the YEAR rows to table floor_year in OUT.
+marts.ldu_intervention_measures; it writes its rows to table floor_measures in OUT.
 """
 
 from __future__ import annotations
@@ -121,25 +122,39 @@ select * from valid
 qualify row_number() over (partition by referral_id
     order by recorded_at desc, as_at desc, filename desc) = 1;
 
-create or replace table years as
+create or replace table periods as
 with bounds as (
     select min(snapshot_date) as first_day, max(snapshot_date) as last_day from caseload
 ),
-fy as (
-    select distinct year(d) - case when month(d) < 4 then 1 else 0 end as y
-    from bounds, generate_series(first_day, last_day, interval 1 month) t(d)
+months as (
+    select date_trunc('month', d)::date as m
+    from bounds, generate_series(date_trunc('month', first_day), last_day, interval 1 month) t(d)
+),
+fiscal as (
+    select m, year(m) - case when month(m) < 4 then 1 else 0 end as y,
+        (month(m) + 8) % 12 // 3 + 1 as q
+    from months
 )
-select y::varchar || '-' || right((y + 1)::varchar, 2) as period,
-    make_date(y::integer, 4, 1) as period_start, make_date(y::integer + 1, 3, 31) as period_end
-from fy;
+select distinct 'MONTH' as period_type, strftime(m, '%Y-%m') as period, m as period_start,
+    last_day(m) as period_end
+from fiscal
+union all
+select distinct 'QUARTER', y::varchar || '-' || right((y + 1)::varchar, 2) || ' Q' || q::varchar,
+    date_trunc('quarter', m)::date, (date_trunc('quarter', m) + interval 3 month - interval 1 day)::date
+from fiscal
+union all
+select distinct 'YEAR', y::varchar || '-' || right((y + 1)::varchar, 2),
+    make_date(y::integer, 4, 1), make_date(y::integer + 1, 3, 31)
+from fiscal;
 
-create or replace table floor_year as
+create or replace table floor_measures as
 with eligible as (
-    select y.period, c.ldu_code, e.intervention_code, count(distinct c.crn) as eligible_caseload
+    select y.period_type, y.period, c.ldu_code, e.intervention_code,
+        count(distinct c.crn) as eligible_caseload
     from caseload c
     join eligibility e on c.offence = e.offence_category and c.band = e.reoffending_band
     join interventions i on i.intervention_code = e.intervention_code
-    join years y on c.snapshot_date between y.period_start and y.period_end
+    join periods y on c.snapshot_date between y.period_start and y.period_end
     where i.eligible_gender = 'ANY' or c.gender = i.eligible_gender
     group by all
 ),
@@ -153,28 +168,28 @@ started as (
     join interventions i on i.intervention_code = r.intervention_code
 ),
 referred as (
-    select y.period, ldu_code, intervention_code, count(*) as referrals
-    from started join years y on referral_date between y.period_start and y.period_end
+    select y.period_type, y.period, ldu_code, intervention_code, count(*) as referrals
+    from started join periods y on referral_date between y.period_start and y.period_end
     group by all
 ),
 starts as (
-    select y.period, ldu_code, intervention_code, count(*) as starts,
+    select y.period_type, y.period, ldu_code, intervention_code, count(*) as starts,
         count(*) filter (where days_to_start between 0 and max_days_to_start) as timely_starts,
         quantile_cont(days_to_start, 0.5) filter (where days_to_start >= 0)
             as median_days_to_start
-    from started join years y on programme_start between y.period_start and y.period_end
+    from started join periods y on programme_start between y.period_start and y.period_end
     group by all
 ),
 ended as (
-    select y.period, r.ldu_code, r.intervention_code,
+    select y.period_type, y.period, r.ldu_code, r.intervention_code,
         count(*) filter (where c.outcome = 'COMPLETED') as completions,
         count(*) filter (where c.outcome not in ('COMPLETED', 'TRANSFERRED', 'DECEASED'))
             as non_completions
     from completions c join referrals r using (referral_id)
-    join years y on c.end_date between y.period_start and y.period_end
+    join periods y on c.end_date between y.period_start and y.period_end
     group by all
 )
-select s.period, l.ldu_code, i.intervention_code,
+select s.period_type, s.period, l.ldu_code, i.intervention_code,
     coalesce(e.eligible_caseload, 0) as eligible_caseload,
     coalesce(f.referrals, 0) as referrals,
     coalesce(st.starts, 0) as starts,
@@ -182,14 +197,18 @@ select s.period, l.ldu_code, i.intervention_code,
     coalesce(en.non_completions, 0) as non_completions,
     coalesce(st.timely_starts, 0) as timely_starts,
     st.median_days_to_start
-from years s cross join ldus l cross join interventions i
-left join eligible e on e.period = s.period and e.ldu_code = l.ldu_code
+from periods s cross join ldus l cross join interventions i
+left join eligible e on e.period_type = s.period_type
+    and e.period = s.period and e.ldu_code = l.ldu_code
     and e.intervention_code = i.intervention_code
-left join referred f on f.period = s.period and f.ldu_code = l.ldu_code
+left join referred f on f.period_type = s.period_type
+    and f.period = s.period and f.ldu_code = l.ldu_code
     and f.intervention_code = i.intervention_code
-left join starts st on st.period = s.period and st.ldu_code = l.ldu_code
+left join starts st on st.period_type = s.period_type
+    and st.period = s.period and st.ldu_code = l.ldu_code
     and st.intervention_code = i.intervention_code
-left join ended en on en.period = s.period and en.ldu_code = l.ldu_code
+left join ended en on en.period_type = s.period_type
+    and en.period = s.period and en.ldu_code = l.ldu_code
     and en.intervention_code = i.intervention_code;
 """
 
@@ -198,9 +217,9 @@ def main(extracts: str, seeds: str, out: str) -> None:
     started = time.perf_counter()
     con = duckdb.connect(out)
     con.execute(SQL.format(extracts=extracts, seeds=seeds))
-    rows = con.execute("select count(*) from floor_year").fetchone()[0]
+    rows = con.execute("select count(*) from floor_measures").fetchone()[0]
     con.close()
-    print(f"floor: {rows} YEAR rows in {time.perf_counter() - started:.1f}s")
+    print(f"floor: {rows} MONTH, QUARTER and YEAR rows in {time.perf_counter() - started:.1f}s")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 For each scale: generate 37 months of extracts (36 for the full refresh, the 37th for a monthly
 refresh), then, three times each, reporting medians:
-  (a) the floor: bench/floor.py, plain read_csv + SQL for the YEAR rows of the measures;
+  (a) the floor: bench/floor.py, plain read_csv + SQL for the measures of every period type;
   (b) `icw refresh --no-report` from an empty warehouse;
   (c) a monthly refresh: that warehouse plus one new month of extracts;
   (d) time per stage (from $ICW_HOME/last_run.json) and Dagster's own overhead, and `icw report`
@@ -134,23 +134,23 @@ def plain_read_csv(files: list[Path]) -> float:
 
 
 def compare_floor(floor_db: Path, warehouse: Path) -> str:
-    """Cell-by-cell comparison of the floor's YEAR rows with the published marts."""
+    """Cell-by-cell comparison of the floor's rows (every period type) with the published marts."""
     con = duckdb.connect(str(floor_db), read_only=True)
     con.execute(f"attach '{warehouse}' as w (read_only)")
     columns = ["eligible_caseload", "referrals", "starts", "completions", "non_completions",
                "timely_starts", "median_days_to_start"]
     diffs = con.execute(
         f"""
-        select count(*) from floor_year f
-        full join (select * from w.marts.ldu_intervention_measures where period_type = 'YEAR') m
-            using (period, ldu_code, intervention_code)
+        select count(*) from floor_measures f
+        full join w.marts.ldu_intervention_measures m
+            using (period_type, period, ldu_code, intervention_code)
         where {' or '.join(f'f.{c} is distinct from m.{c}' for c in columns)}
         """
     ).fetchone()[0]
-    rows = con.execute("select count(*) from floor_year").fetchone()[0]
+    rows = con.execute("select count(*) from floor_measures").fetchone()[0]
     con.close()
     if diffs == 0:
-        return f"matches the marts ({rows} YEAR rows x {len(columns)} measures)"
+        return f"matches the marts ({rows} MONTH, QUARTER and YEAR rows x {len(columns)} measures)"
     return f"DIFFERS from the marts in {diffs} of {rows} rows"
 
 
