@@ -18,11 +18,7 @@ current_periods as (
 span_sums as (
     select
         current_periods.period_type,
-        sum(division.referrals) as referrals,
-        sum(division.starts) as starts,
-        sum(division.completions) as completions,
-        sum(division.completions + division.non_completions) as endings,
-        sum(division.timely_starts) as timely_starts
+        {{ usage_sum_columns('division') }}
     from division
     inner join current_periods
         on

@@ -27,11 +27,7 @@ months as (
 sums as (
     select
         months.period_start,
-        sum(division.referrals) as referrals,
-        sum(division.starts) as starts,
-        sum(division.completions) as completions,
-        sum(division.completions + division.non_completions) as endings,
-        sum(division.timely_starts) as timely_starts
+        {{ usage_sum_columns('division') }}
     from division
     inner join months on division.period_start = months.period_start
     where division.period_type = 'MONTH'

@@ -33,11 +33,7 @@ current_year as (
 year_sums as (
     select
         measures.ldu_code,
-        sum(measures.referrals) as referrals,
-        sum(measures.starts) as starts,
-        sum(measures.completions) as completions,
-        sum(measures.completions + measures.non_completions) as endings,
-        sum(measures.timely_starts) as timely_starts
+        {{ usage_sum_columns('measures') }}
     from measures
     inner join current_year
         on

@@ -1,6 +1,6 @@
 {#
-    How the report sums a set of performance_against_target rows (one home for the division's
-    headline and each LDU's position).
+    How the report sums its figures: a year's performance_against_target rows (one home for
+    the division's headline and each LDU's position), and usage measures over interventions.
 
     target_summary_columns: the targets' actuals where a target exists, their targets to date,
     and how many are GREEN, AMBER and RED.
@@ -25,4 +25,17 @@
         when {{ measure }} in ('STARTS', 'COMPLETIONS')
             then {{ summary }}.actual_with_target / nullif({{ summary }}.target_to_date, 0)
     end as pct_of_target
+{%- endmacro %}
+
+{#
+    usage_sum_columns: a set of measures rows summed over interventions (and periods), so that
+    the report's rates come from the sums (docs/metrics.md), never from averaging rates.
+#}
+
+{% macro usage_sum_columns(measures) -%}
+    sum({{ measures }}.referrals) as referrals,
+    sum({{ measures }}.starts) as starts,
+    sum({{ measures }}.completions) as completions,
+    sum({{ measures }}.completions + {{ measures }}.non_completions) as endings,
+    sum({{ measures }}.timely_starts) as timely_starts
 {%- endmacro %}
