@@ -154,6 +154,39 @@ def compare_floor(floor_db: Path, warehouse: Path) -> str:
     return f"DIFFERS from the marts in {diffs} of {rows} rows"
 
 
+def run_profile(home: Path) -> dict:
+    """What the last refresh in home spent its events and dbt's time on.
+
+    Dagster's event count comes from the run's SQLite event log; dbt's slowest nodes from the
+    run's run_results.json (dagster-dbt names the run's target folder after the run id).
+    """
+    runs = sorted((p for p in (home / "dagster" / "history" / "runs").glob("*.db")
+                   if p.name != "index.db"), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        return {}
+    run_id = runs[-1].stem
+    import sqlite3
+
+    with sqlite3.connect(runs[-1]) as db:
+        events = dict(db.execute(
+            "select coalesce(dagster_event_type, 'LOG'), count(*) from event_logs group by 1"
+        ).fetchall())
+    profile: dict = {"events": sum(events.values()), "events_by_type": events}
+    targets = sorted((REPO / "dbt_project" / "target").glob(f"*-{run_id[:7]}-*/run_results.json"))
+    if targets:
+        results = json.loads(targets[-1].read_text())
+        nodes = sorted(results["results"], key=lambda n: -n["execution_time"])
+        profile["dbt_elapsed"] = results["elapsed_time"]
+        profile["dbt_nodes"] = len(nodes)
+        profile["dbt_models_s"] = sum(n["execution_time"] for n in nodes
+                                      if n["unique_id"].startswith("model."))
+        profile["dbt_tests_s"] = sum(n["execution_time"] for n in nodes
+                                     if n["unique_id"].startswith("test."))
+        profile["dbt_slowest"] = [(n["unique_id"], round(n["execution_time"], 2))
+                                  for n in nodes[:8]]
+    return profile
+
+
 def run_scale(scale: str, people: int, reps: int, out: Path, with_report: bool) -> dict:
     folder, full, extra = generate(scale, people, out)
     work = out / scale / "runs"
@@ -179,12 +212,14 @@ def run_scale(scale: str, people: int, reps: int, out: Path, with_report: bool) 
         b, b_rss = measure([str(BIN / "icw"), "refresh", "--no-report"], icw_env(home),
                            work / f"refresh-{rep}.log")
         b_run = json.loads((home / "last_run.json").read_text())
+        b_profile = run_profile(home)
         check = compare_floor(floor_db, home / "warehouse.duckdb")
         for f in extra:
             shutil.copyfile(f, landing / f.name)
         c, c_rss = measure([str(BIN / "icw"), "refresh", "--no-report"], icw_env(home),
                            work / f"monthly-{rep}.log")
         c_run = json.loads((home / "last_run.json").read_text())
+        c_profile = run_profile(home)
         report = report_rss = None
         if with_report:
             report, report_rss = measure([str(BIN / "icw"), "report"], icw_env(home),
@@ -197,6 +232,7 @@ def run_scale(scale: str, people: int, reps: int, out: Path, with_report: bool) 
             "overhead_s": b_run["overhead"], "monthly_stages": c_run["stages"],
             "rows": rows, "plain_read_csv_s": plain, "floor_check": check,
             "report_s": report, "report_rss": report_rss,
+            "refresh_profile": b_profile, "monthly_profile": c_profile,
         })
         print(f"[{scale}] floor {a:.1f}s, refresh {b:.1f}s, monthly {c:.1f}s, "
               f"peak {b_rss / 2**30:.2f} GiB; floor {check}"
@@ -252,7 +288,42 @@ def table(results: list[dict]) -> str:
     row("(f) ingestion throughput", ingest_rate)
     row("(f) plain read_csv (CTAS) throughput",
         lambda r: f"{r['bytes'] / 1e6 / median(r['runs'], 'plain_read_csv_s'):.0f} MB/s")
+    row("Dagster events, refresh / monthly", lambda r: (
+        f"{median(r['runs'], 'refresh_profile', 'events'):.0f} / "
+        f"{median(r['runs'], 'monthly_profile', 'events'):.0f}"))
+    row("dbt node time, models / tests (refresh)", lambda r: (
+        f"{median(r['runs'], 'refresh_profile', 'dbt_models_s'):.1f} s / "
+        f"{median(r['runs'], 'refresh_profile', 'dbt_tests_s'):.1f} s"))
     row("floor checked against marts", lambda r: r["runs"][0]["floor_check"])
+    return "\n".join(lines)
+
+
+def targets(results: list[dict]) -> str:
+    """Issue 12's targets, each with its measured median and whether it is met."""
+    lines = ["| target | measured | met? |", "|---|---|---|"]
+    by_scale = {r["scale"]: r for r in results}
+
+    def check(label: str, value: float, limit: float, unit: str, ge: bool = False) -> None:
+        met = value >= limit if ge else value <= limit
+        lines.append(f"| {label} | {value:.2f}{unit} | {'yes' if met else 'no'} |")
+
+    if (n := by_scale.get("national")) is not None:
+        runs = n["runs"]
+        ratio = median(runs, "refresh_s") / median(runs, "floor_s")
+        check("national (b) / (a) <= 2", ratio, 2, " x")
+        check("national (c) / (b) <= 15 %",
+              100 * median(runs, "monthly_s") / median(runs, "refresh_s"), 15, " %")
+    for r in results:
+        runs = r["runs"]
+        ingest = r["bytes"] / median(runs, "stages", "ingestion")
+        plain = r["bytes"] / median(runs, "plain_read_csv_s")
+        check(f"{r['scale']} ingestion >= 50 % of plain read_csv MB/s", 100 * ingest / plain, 50,
+              " %", ge=True)
+        peak = max(median(runs, "refresh_rss"), median(runs, "monthly_rss"))
+        check(f"{r['scale']} peak RSS of the process tree <= 2 GiB", peak / 2**30, 2, " GiB")
+    if (d := by_scale.get("division")) is not None:
+        check("division (b) < 40 s", median(d["runs"], "refresh_s"), 40, " s")
+        check("division (c) < 15 s", median(d["runs"], "monthly_s"), 15, " s")
     return "\n".join(lines)
 
 
@@ -269,7 +340,8 @@ def main() -> None:
                for s in args.scales.split(",")]
     machine = (f"{platform.platform()}, {os.cpu_count()} cores, Python "
                f"{platform.python_version()}, DuckDB {duckdb.__version__}")
-    text = f"Machine: {machine}\nRepetitions: {args.reps} (medians)\n\n{table(results)}\n"
+    text = (f"Machine: {machine}\nRepetitions: {args.reps} (medians)\n\n{table(results)}\n\n"
+            f"Issue 12's targets:\n\n{targets(results)}\n")
     (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str))
     (args.out / "results.md").write_text(text)
     print(text)
