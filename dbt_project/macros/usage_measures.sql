@@ -8,9 +8,10 @@
 
     The events (referrals, starts, endings) are counted once, in int_usage_events_counted,
     which the consistency funnels read too; this macro adds the eligible caseload, the zeros
-    and the rates. Caseload snapshots are matched to periods through the calendar month of
-    their date (int_period_months_listed): an equality join, exact because periods are whole
-    months. -#}
+    and the rates. A month's eligible caseload counts its snapshot rows, matched to periods
+    through the calendar month of their date (int_period_months_listed): an equality join,
+    exact because periods are whole months. Quarters and years roll up from the persons counted
+    once per quarter, LDU and intervention (int_eligible_persons_quarterly). -#}
 {#- The join condition that puts a dated row in a period: the calendar month of its date is one of
     the period's months (int_period_months_listed), an equality join, exact because periods are
     whole months. Every model that meets dates with periods this way says so through this macro,
@@ -39,17 +40,6 @@ interventions as (
 
 caseload_eligible as (
     select * from {{ ref('int_caseload_eligibility_joined') }}
-),
-
-caseload_eligible_persons as (
-    -- the same rows again, for the quarters and years: read twice rather than shared by two
-    -- CTEs, which DuckDB would hold in memory between the reads
-    select
-        snapshot_date,
-        ldu_code,
-        intervention_code,
-        person_id
-    from {{ ref('int_caseload_eligibility_joined') }}
 ),
 
 event_counts as (
@@ -88,36 +78,36 @@ eligible_counts_monthly as (
         {{ ldu }}caseload_eligible.intervention_code
 ),
 
-eligible_persons_longer as (
-    -- quarters and years: a person in several of the period's snapshots counts once. A plain
-    -- distinct, then a count: DuckDB spills both under the memory cap, where a count(distinct)
-    -- over the whole caseload ran for minutes at national scale (docs/benchmarks.md)
-    select distinct
-        period_months.period_type,
-        period_months.period,
-        {% if by_ldu %}caseload_eligible_persons.ldu_code,{% endif %}
-        caseload_eligible_persons.intervention_code,
-        caseload_eligible_persons.person_id
-    from caseload_eligible_persons
-    inner join period_months
-        on {{ in_period_month('caseload_eligible_persons.snapshot_date', 'period_months') }}
-    where period_months.period_type <> 'MONTH'
-),
+{#- A quarter's or a year's eligible persons, each once: per LDU, or for the division, where a
+    person in two LDUs is one person. The LDU's quarter is already one row per person. -#}
+{%- set longer_periods = [('QUARTER', 'financial_quarter'), ('YEAR', 'financial_year')] %}
+{%- for period_type, period_column in longer_periods %}
 
-eligible_counts_longer as (
+eligible_counts_{{ period_column }} as (
+    -- rolled up from the persons counted once per quarter (int_eligible_persons_quarterly): a
+    -- plain distinct, then a count, which DuckDB spills under the memory cap
     select
-        period_type,
+        '{{ period_type }}' as period_type,
         period,
         {{ ldu }}intervention_code,
         count(*) as eligible_caseload
-    from eligible_persons_longer
-    group by period_type, period, {{ ldu }}intervention_code
+    from (
+        select {% if not (by_ldu and period_type == 'QUARTER') %}distinct{% endif %}
+            {{ period_column }} as period,
+            {{ ldu }}intervention_code,
+            person_id
+        from {{ ref('int_eligible_persons_quarterly') }}
+    ) as persons
+    group by period, {{ ldu }}intervention_code
 ),
+{%- endfor %}
 
 eligible_counts as (
     select * from eligible_counts_monthly
     union all
-    select * from eligible_counts_longer
+    select * from eligible_counts_financial_quarter
+    union all
+    select * from eligible_counts_financial_year
 ),
 
 counted as (

@@ -1,79 +1,84 @@
 -- N(i, s) of the indirectly standardised REFERRAL_RATIO (docs/metrics.md): per financial YEAR and
 -- QUARTER, LDU, intervention and reoffending band, the persons eligible for the intervention in
 -- the LDU's snapshots dated in the period. A person counts once per LDU, in the band of their
--- latest eligible snapshot in the period in that LDU. Snapshots meet periods through their month
--- (an equality join).
--- Written so that DuckDB can spill it under the memory cap (docs/benchmarks.md, Never failing
--- on memory): the latest snapshot is a grouped max of its date, then an equality join back on
--- the eligible snapshot's key (snapshot_date, person_id, intervention_code) gives its band. An
--- arg_max over the whole caseload kept its per-person states in memory, and national refreshes
--- failed with DuckDB's Out of Memory Error here.
-with period_months as (
-    select * from {{ ref('int_period_months_listed') }}
-    where period_type in ('YEAR', 'QUARTER')
+-- latest eligible snapshot in the period in that LDU.
+-- Rolled up from the persons counted once per quarter (int_eligible_persons_quarterly), which
+-- carries each person's latest eligible snapshot in the quarter and its band: a quarter's strata
+-- are a plain count; a year's latest snapshot is the latest of its quarters', found by a grouped
+-- max and an equality join back, which DuckDB spills under the memory cap (docs/benchmarks.md).
+with quarterly_persons as (
+    select * from {{ ref('int_eligible_persons_quarterly') }}
 ),
 
-eligible_snapshots as (
-    select * from {{ ref('int_caseload_eligibility_joined') }}
-),
-
-snapshot_bands as (
-    -- the same snapshots again, by their key: read twice, not held in memory between the reads
+quarter_strata as (
     select
-        snapshot_date,
-        person_id,
-        intervention_code,
-        reoffending_band
-    from {{ ref('int_caseload_eligibility_joined') }}
-),
-
-latest_snapshots as (
-    select
-        period_months.period_type,
-        period_months.period,
-        eligible_snapshots.ldu_code,
-        eligible_snapshots.intervention_code,
-        eligible_snapshots.person_id,
-        max(eligible_snapshots.snapshot_date) as snapshot_date
-    from eligible_snapshots
-    inner join period_months
-        on {{ in_period_month('eligible_snapshots.snapshot_date', 'period_months') }}
-    group by
-        period_months.period_type,
-        period_months.period,
-        eligible_snapshots.ldu_code,
-        eligible_snapshots.intervention_code,
-        eligible_snapshots.person_id
-),
-
-latest_bands as (
-    -- one row each: (snapshot_date, person_id) is the caseload's key and an intervention is
-    -- listed once for a person's snapshot; the snapshot's LDU is the group's
-    select
-        latest_snapshots.period_type,
-        latest_snapshots.period,
-        latest_snapshots.ldu_code,
-        latest_snapshots.intervention_code,
-        snapshot_bands.reoffending_band
-    from latest_snapshots
-    inner join snapshot_bands using (snapshot_date, person_id, intervention_code)
-),
-
-final as (
-    select
-        period_type,
-        period,
+        'QUARTER' as period_type,
+        financial_quarter as period,
         ldu_code,
         intervention_code,
         reoffending_band,
         count(*) as eligible_persons
-    from latest_bands
+    from quarterly_persons
     group by
-        period_type,
-        period,
+        financial_quarter,
         ldu_code,
         intervention_code,
         reoffending_band
+),
+
+latest_in_year as (
+    select
+        financial_year,
+        ldu_code,
+        intervention_code,
+        person_id,
+        max(latest_snapshot_date) as latest_snapshot_date
+    from {{ ref('int_eligible_persons_quarterly') }}
+    group by
+        financial_year,
+        ldu_code,
+        intervention_code,
+        person_id
+),
+
+year_bands as (
+    -- one row each: a person has one row per quarter, LDU and intervention, and the quarters of
+    -- a year hold different snapshot dates
+    select
+        latest_in_year.financial_year,
+        latest_in_year.ldu_code,
+        latest_in_year.intervention_code,
+        quarter_bands.reoffending_band
+    from latest_in_year
+    inner join {{ ref('int_eligible_persons_quarterly') }} as quarter_bands
+        on
+            latest_in_year.financial_year = quarter_bands.financial_year
+            and latest_in_year.ldu_code = quarter_bands.ldu_code
+            and latest_in_year.intervention_code = quarter_bands.intervention_code
+            and latest_in_year.person_id = quarter_bands.person_id
+            and latest_in_year.latest_snapshot_date = quarter_bands.latest_snapshot_date
+),
+
+year_strata as (
+    select
+        'YEAR' as period_type,
+        financial_year as period,
+        ldu_code,
+        intervention_code,
+        reoffending_band,
+        count(*) as eligible_persons
+    from year_bands
+    group by
+        financial_year,
+        ldu_code,
+        intervention_code,
+        reoffending_band
+),
+
+final as (
+    select * from year_strata
+    union all
+    select * from quarter_strata
 )
 
 select * from final

@@ -24,8 +24,8 @@ person_groups as (
     select * from {{ ref('int_person_groups_selected') }}
 ),
 
-caseload_eligible as (
-    select * from {{ ref('int_caseload_eligibility_joined') }}
+quarterly_persons as (
+    select * from {{ ref('int_eligible_persons_quarterly') }}
 ),
 
 referrals as (
@@ -52,14 +52,13 @@ spine as (
 ),
 
 eligible_persons as (
-    -- each person eligible in at least one of the year's snapshots, once, in any LDU
+    -- each person eligible in at least one of the year's snapshots, once, in any LDU: rolled up
+    -- from the persons counted once per quarter, LDU and intervention
     select distinct
-        year_months.period,
-        caseload_eligible.intervention_code,
-        caseload_eligible.person_id
-    from caseload_eligible
-    inner join year_months
-        on {{ in_period_month('caseload_eligible.snapshot_date', 'year_months') }}
+        financial_year as period,
+        intervention_code,
+        person_id
+    from quarterly_persons
 ),
 
 eligible_in_year as (
