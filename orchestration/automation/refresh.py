@@ -241,19 +241,39 @@ def summarise(settings: Settings, since: dt.datetime, result) -> RunSummary:
     finally:
         con.close()
     if result is not None:
-        import dagster as dg
-
-        for evaluation in result.get_asset_check_evaluations():
-            if evaluation.passed:
-                continue
-            name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-            if evaluation.severity == dg.AssetCheckSeverity.WARN:
-                summary.warnings.append(name)
-            else:
-                summary.failed_checks.append(name)
-        summary.warnings.sort()
-        summary.failed_checks.sort()
+        summary.failed_checks, summary.warnings = failed_checks(result)
     return summary
+
+
+def failed_checks(result) -> tuple[list[str], list[str]]:
+    """(failed, warnings): the run's checks that found something, as `<asset>:<check>`.
+
+    The summary check of the blocking dbt tests is named by the tests that failed (its metadata
+    lists them), as each test's own check was before they were summarised.
+    """
+    import dagster as dg
+
+    from orchestration.transformation.dbt_tests import SUMMARY_CHECK
+
+    failed: list[str] = []
+    warnings: list[str] = []
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.passed:
+            continue
+        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        if evaluation.severity == dg.AssetCheckSeverity.WARN:
+            warnings.append(name)
+        elif evaluation.check_name == SUMMARY_CHECK and "failed_tests" in evaluation.metadata:
+            failed.extend(evaluation.metadata["failed_tests"].value or [name])
+        else:
+            failed.append(name)
+    return sorted(failed), sorted(warnings)
+
+
+def _write_last_run(settings: Settings, content: dict) -> None:
+    """$ICW_HOME/last_run.json: the last run's summary (benchmarks and scripts read it)."""
+    (settings.home / "last_run.json").write_text(
+        json.dumps(content, indent=2) + "\n", encoding="utf-8")
 
 
 def _stopped(instance, result) -> RefreshStopped | None:
@@ -340,12 +360,16 @@ def run_refresh(
     if not result.success:
         if any(diskspace.is_disk_full(text) for text in _failure_texts(result)):
             raise diskspace.DiskFull(diskspace.full_message(settings, needed, ran_out=True))
-        raise RefreshFailed(_failure_line(result))
+        failure = _failure_line(result)
+        # the failed run's checks and times, so that last_run.json never shows an older run's
+        summary = RunSummary(stages=stages, seconds=time.perf_counter() - started)
+        summary.failed_checks, summary.warnings = failed_checks(result)
+        _write_last_run(settings, {**summary.as_json(), "failed": failure})
+        raise RefreshFailed(failure)
     summary = summarise(settings, since, result)
     summary.stages = stages
     summary.seconds = time.perf_counter() - started
-    (settings.home / "last_run.json").write_text(
-        json.dumps(summary.as_json(), indent=2) + "\n", encoding="utf-8")
+    _write_last_run(settings, summary.as_json())
     if with_report or only_report:
         summary.report = settings.reports_dir / "site" / "index.html"
         # The pack just built: named by its reporting month, so the newest name is the latest.

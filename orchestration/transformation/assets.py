@@ -10,6 +10,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.asset_utils import get_asset_check_key_for_test
 from dagster_duckdb import DuckDBResource
 
 from orchestration.core import stopping
@@ -22,9 +23,21 @@ from orchestration.core.resources import (
 )
 from orchestration.core.stoppable import stop_point, stoppable
 from orchestration.transformation import dbt_guard
+from orchestration.transformation.dbt_tests import (
+    SUMMARY_CHECK,
+    BlockingTestsFailedError,
+    DbtBuildFailedError,
+    blocking_test_ids,
+    failed_nodes,
+    summarise_tests,
+)
 from orchestration.transformation.publish import publish_marts
 
 PUBLISHED_KEY = dg.AssetKey(["marts", "published"])
+#: the asset that carries the summary check of the build's blocking dbt tests: the central
+#: published table (a check needs an asset; the summary covers every model's tests)
+SUMMARY_ASSET = dg.AssetKey(["marts", "ldu_intervention_measures"])
+SUMMARY_CHECK_KEY = dg.AssetCheckKey(SUMMARY_ASSET, SUMMARY_CHECK)
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
@@ -53,7 +66,33 @@ def ensure_manifest(project: DbtProject = DBT_PROJECT) -> None:
 
 
 class IcwDbtTranslator(DagsterDbtTranslator):
-    """Sources `raw.*` and `audit.*` are the ingestion assets; models group by layer."""
+    """Sources `raw.*` and `audit.*` are the ingestion assets; models group by layer.
+
+    The blocking dbt tests are one asset check, SUMMARY_CHECK_KEY (orchestration.transformation.
+    dbt_tests says why); warn-severity tests keep an asset check each, named as in dbt.
+    """
+
+    def get_asset_check_spec(
+        self,
+        asset_spec: dg.AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> dg.AssetCheckSpec | None:
+        """Warn tests as dagster-dbt makes them; every blocking test as the one summary check."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or not spec.blocking:
+            return spec
+        return dg.AssetCheckSpec(
+            name=SUMMARY_CHECK,
+            asset=SUMMARY_ASSET,
+            blocking=True,
+            description=(
+                "Every blocking (error-severity) dbt test of the build, on every model: fails, "
+                "and nothing is published, when any fails; its metadata names each failed test "
+                "with dbt's message. Read from the build's run_results.json."
+            ),
+        )
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         """Sources keep [source, table] (the ingestion keys); models are [layer, name]."""
@@ -109,25 +148,89 @@ def build_dbt_assets() -> dg.AssetsDefinition:
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, dbt_vars: list[str]):
-    """`dbt build`, whose process stops when the refresh is stopped and dies with it."""
+    """`dbt build`, whose process stops when the refresh is stopped and dies with it.
+
+    Models become Dagster outputs and warn tests checks, as dagster-dbt makes them; the
+    blocking tests are not an event each but one summary check, read from run_results.json.
+    """
     with dbt_guard.parent_pid_for_child():  # the dbt-duckdb plugin makes dbt die with us
-        invocation = dbt.cli([*BUILD_ARGS, *dbt_vars], context=context)
+        invocation = dbt.cli([*BUILD_ARGS, *dbt_vars], context=context, raise_on_error=False)
     process = invocation.process
     # dagster-dbt forwards an interrupt as SIGINT and waits 25 s by default: too long for a
     # supervisor's 30 s; stop_process() below ends a dbt that has not stopped by then.
     invocation.termination_timeout_seconds = DBT_STOP_SECONDS
     with stopping.on_stop(lambda _signum: stopping.interrupt_process(process, DBT_STOP_SECONDS)):
         try:
-            for event in invocation.stream():
-                if stopping.requested() is not None:
-                    stop_point(context)
-                yield event
+            yield from _dagster_events(context, invocation)
         finally:
             if process.poll() is None:  # stopped part-way: dbt must not block on a full pipe
                 with contextlib.suppress(OSError):
                     process.stdout.close()
                 stopping.stop_process(process, DBT_STOP_SECONDS)
     tidy_targets(Path(invocation.target_path), Path(DBT_PROJECT.manifest_path).parent)
+    yield from _summary_check(context, invocation)
+
+
+def _dagster_events(context: dg.AssetExecutionContext, invocation):
+    """dagster-dbt's events for dbt's results, except the blocking tests' (summarised after)."""
+    manifest = invocation.manifest
+    blocking = set(blocking_test_ids(manifest))
+    for event in invocation.stream_raw_events():
+        if stopping.requested() is not None:
+            stop_point(context)
+        if event.raw_event["data"].get("node_info", {}).get("unique_id") in blocking:
+            continue
+        yield from event.to_default_asset_events(
+            manifest=manifest,
+            dagster_dbt_translator=invocation.dagster_dbt_translator,
+            context=context,
+            target_path=invocation.target_path,
+            project=invocation.project,
+        )
+
+
+def _summary_check(context: dg.AssetExecutionContext, invocation):
+    """The summary check of the blocking tests; then fail the step if dbt failed."""
+    results_file = Path(invocation.target_path) / "run_results.json"
+    error = invocation.get_error()
+    summary = None
+    broken: list[str] = []
+    if results_file.exists():
+        manifest = invocation.manifest
+        run_results = invocation.get_artifact("run_results.json")
+        summary = summarise_tests(run_results, manifest, lambda uid: test_label(manifest, uid))
+        broken = failed_nodes(run_results)
+        if SUMMARY_CHECK_KEY in context.selected_asset_check_keys and (
+                summary.outcomes or not summary.passed):
+            yield dg.AssetCheckResult(
+                asset_key=SUMMARY_ASSET,
+                check_name=SUMMARY_CHECK,
+                passed=summary.passed,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=None if summary.passed else summary.error_message(),
+                metadata={
+                    "tests": dg.MetadataValue.int(len(summary.outcomes)),
+                    "failed": dg.MetadataValue.int(len(summary.failed)),
+                    "not_run": dg.MetadataValue.int(summary.not_run),
+                    "failed_tests": dg.MetadataValue.json(summary.failed_labels()),
+                    "failures": dg.MetadataValue.md(summary.markdown()),
+                },
+            )
+    if summary is not None and not summary.passed:
+        raise BlockingTestsFailedError(summary.error_message()) from error
+    if error is not None and broken:
+        raise DbtBuildFailedError(
+            f"dbt could not build {len(broken)} models: {'; '.join(broken[:5])}; nothing was "
+            "published") from error
+    if error is not None:
+        raise error
+
+
+def test_label(manifest: Mapping[str, Any], unique_id: str) -> str:
+    """How a refresh names a dbt test: `<asset>:<test>`, as its own asset check was named."""
+    key = get_asset_check_key_for_test(manifest, TRANSLATOR, unique_id, project=DBT_PROJECT)
+    name = manifest["nodes"][unique_id]["name"]
+    return f"{key.asset_key.to_user_string()}:{name}" if key else name
 
 
 def tidy_targets(run_target: Path, project_target: Path, keep: int = KEEP_RUN_TARGETS) -> None:
