@@ -1,12 +1,14 @@
-"""Validating one file's raw batch with its extract's GX suite, inside the loader's transaction.
+"""Validating an extract's raw batch with its GX suite, inside the loader's transaction.
 
-Each file's raw batch (every parsed row, before quarantine: the loader's temp table ``__judged``)
-is validated by GX's own SQL engine on DuckDB, so each count is an aggregate query DuckDB runs,
-through the loader's own connection lent to GX (``gx_duckdb``). The results are counts per
-expectation, never a value; an expectation GX could not evaluate raises ``ValidationError``, and
-the loader then rolls the file back. The Great Expectations import costs seconds: it happens on
-the first validation, and the context, data source and suites are kept for the rest of the
-process (one ``SuiteRunner`` per suites folder).
+The raw batch is every parsed row, before quarantine, of the extract's files of a run (the
+loader's temp table ``__judged``, its ``__fileno`` telling the files apart). It is validated once
+by GX's own SQL engine on DuckDB, so each count is an aggregate query DuckDB runs, through the
+loader's own connection lent to GX (``gx_duckdb``), grouped by file: each file still gets its own
+counts (``BatchValidation.for_file``). The results are counts per expectation, never a value; an
+expectation GX could not evaluate raises ``ValidationError``, and the loader then rolls the
+files back. The Great Expectations import costs seconds: it happens on the first validation, and
+the context, data source and suites are kept for the rest of the process (one ``SuiteRunner``
+per suites folder).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +33,10 @@ from orchestration.ingestion.gx_duckdb import (
     patch_gx_for_duckdb,
 )
 
-#: The loader's temp table of one file's parsed rows (judging.judge): ``__line``, the
-#: normalised text ``v_<column>`` and the typed ``t_<column>`` of every contract column.
+#: The loader's temp table of the parsed rows (judging.judge): ``__fileno`` (which file),
+#: ``__line``, ``__as_at``, the normalised text ``v_<column>`` of every contract column and the
+#: typed ``t_<column>`` of those whose type is not text. A table without ``__fileno`` is one
+#: file's rows (number 0).
 JUDGED_TABLE = "__judged"
 
 
@@ -49,11 +53,23 @@ class ExpectationResult:
 
 @dataclass(frozen=True)
 class BatchValidation:
-    """A suite's results on one file's raw batch."""
+    """A suite's results on a raw batch: totals, and each file's counts by its number."""
 
     extract: str
     results: tuple[ExpectationResult, ...]
     seconds: float
+    #: expectation name -> {file number: unexpected rows}, files without any left out
+    by_file: dict[str, dict[int, int]] = field(default_factory=dict)
+
+    def for_file(self, fileno: int) -> BatchValidation:
+        """The results of one file of the batch, as validating it alone would give them."""
+        results = []
+        for r in self.results:
+            count = self.by_file.get(r.name, {}).get(fileno, 0)
+            results.append(ExpectationResult(r.name, r.reason_code, r.column, count, count == 0))
+        return BatchValidation(self.extract, tuple(results), self.seconds,
+                               {name: {fileno: n} for name, n in
+                                ((r.name, r.unexpected_count) for r in results) if n})
 
     @property
     def success(self) -> bool:
@@ -120,18 +136,25 @@ class SuiteRunner:
         return self.batches[extract]
 
     def validate(
-        self, con: duckdb.DuckDBPyConnection, extract: str, as_at: dt.date
+        self, con: duckdb.DuckDBPyConnection, extract: str, as_at: dt.date | None = None
     ) -> BatchValidation:
-        """Validate the batch now in con's ``__judged`` with the extract's suite."""
+        """Validate the batch now in con's ``__judged`` with the extract's suite.
+
+        ``as_at`` is the as-at date of a one-file batch without an ``__as_at`` column.
+        """
         started = time.perf_counter()
         view = _batch_view(extract)
-        columns = ", ".join(
-            f"v_{col}, t_{col}" for col in c.EXTRACTS[extract].column_names
+        present = {d[0] for d in con.execute(f"select * from {JUDGED_TABLE} limit 0").description}
+        columns = ", ".join(  # __judged keeps no t_ copy of a text column
+            f"v_{col}, {'t' if f't_{col}' in present else 'v'}_{col} as t_{col}"
+            for col in c.EXTRACTS[extract].column_names
         )
+        file = "__fileno" if "__fileno" in present else "0"
+        at = f"date '{as_at.isoformat()}'" if as_at is not None else "__as_at"
         # Only the rows and columns the rules read: the suite cannot see the loader's verdicts.
         con.execute(
-            f"create or replace temp view {view} as "
-            f"select __line, {columns}, date '{as_at.isoformat()}' as __as_at from {JUDGED_TABLE}"
+            f"create or replace temp view {view} as select {file} as __file, __line, "
+            f"{columns}, {at} as __as_at from {JUDGED_TABLE}"
         )
         try:
             with self.lend(con):
@@ -140,6 +163,7 @@ class SuiteRunner:
         finally:
             con.execute(f"drop view if exists {view}")
         results = []
+        by_file: dict[str, dict[int, int]] = {}
         for r in outcome.results:
             meta = r.expectation_config.meta
             error = _error_message(r.exception_info)
@@ -154,7 +178,9 @@ class SuiteRunner:
                     int(r.result["observed_value"]), bool(r.success),
                 )
             )
-        return BatchValidation(extract, tuple(results), time.perf_counter() - started)
+            counts = (r.result.get("details") or {}).get("unexpected_count_by_file") or {}
+            by_file[meta["name"]] = {int(k): int(v) for k, v in counts.items()}
+        return BatchValidation(extract, tuple(results), time.perf_counter() - started, by_file)
 
 
 def _error_message(info: Any) -> str | None:
@@ -181,12 +207,13 @@ _runners: dict[Path, SuiteRunner] = {}
 def validate_batch(
     con: duckdb.DuckDBPyConnection,
     extract: str,
-    as_at: dt.date,
+    as_at: dt.date | None = None,
     suites_dir: Path = SUITES_DIR,
 ) -> BatchValidation:
-    """Validate the current file's raw batch (``__judged`` on con) with its extract's suite.
+    """Validate the raw batch (``__judged`` on con) with its extract's suite, counts per file.
 
-    con is the loader's connection, inside the file's open transaction; it is only read.
+    con is the loader's connection, inside its open transaction; it is only read. ``as_at`` is
+    needed only for a one-file batch without an ``__as_at`` column.
     """
     runner = _runners.get(suites_dir)
     if runner is None:

@@ -53,28 +53,33 @@ def _gx_query(sql: str) -> str:
 
 
 def rule_query(rule: c.Rule) -> str:
-    """The rows of the batch that break the rule (GX counts them; it never fetches them)."""
-    return "select __line from {batch} where " + _gx_query(batch_sql(rule.fault_sql))
+    """The rows of the batch that break the rule (GX counts them per file; never fetches them).
+
+    A batch holds the rows of one or more files of an extract, ``__file`` telling them apart.
+    """
+    return "select __file, __line from {batch} where " + _gx_query(batch_sql(rule.fault_sql))
 
 
 def duplicate_key_query(extract: c.Extract, rules: list[c.Rule]) -> str:
-    """Rows whose key repeats an earlier row's, among rows that break no other rule.
+    """Rows whose key repeats an earlier row's of the same file, among rows breaking no other rule.
 
-    The loader's DUPLICATE_KEY: the first valid row of a key loads, later ones are quarantined.
+    The loader's DUPLICATE_KEY: the first valid row of a key in a file loads, later ones are
+    quarantined (a key repeated in another file is a new version, not a duplicate).
     The rules are evaluated only on the rows whose key occurs more than once (a materialised
     CTE, so DuckDB cannot push them below the grouping): five times faster on a national file.
     """
     any_fault = "\n        or ".join(
         f"coalesce({_gx_query(batch_sql(r.fault_sql))}, false)" for r in rules
     )
-    key = ", ".join(f"v_{k}" for k in extract.key)
+    key = ", ".join(["__file", *(f"v_{k}" for k in extract.key)])
     return (
         "with repeated as materialized (\n"
         f"    select * from {{batch}}\n"
         f"    where ({key}) in (select {key} from {{batch}} group by all having count(*) > 1)\n"
         ")\n"
-        "select __line from (\n"
-        f"    select __line, row_number() over (partition by {key} order by __line) as seen\n"
+        "select __file, __line from (\n"
+        f"    select __file, __line,\n"
+        f"        row_number() over (partition by {key} order by __line) as seen\n"
         "    from repeated\n"
         f"    where not (\n        {any_fault}\n    )\n"
         ") as valid_rows\nwhere seen > 1"
@@ -117,7 +122,8 @@ def suite_dict(extract: c.Extract, reference_codes: dict[str, tuple[str, ...]]) 
         },
         "notes": (
             f"The contract's row rules for {extract.name} files, one expectation per rule, run on "
-            "every parsed row of a file before quarantine. An unexpected count is the number of "
+            "every parsed row of a file before quarantine (the files of a run are validated "
+            "together, counted per file by __file). An unexpected count is the number of "
             "rows breaking that rule; the quarantine gives each row only its first reason. "
             "WRONG_FIELD_COUNT lines never parse into columns and are counted by the loader."
         ),

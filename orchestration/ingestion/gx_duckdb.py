@@ -7,9 +7,11 @@ close the loader's transaction. GX's SQL path on DuckDB needs one workaround (do
 reads query results after giving the connection back, which duckdb-engine has dropped by then, so
 ``patch_gx_for_duckdb`` makes GX keep one persistent connection for the duckdb dialect, as it
 does for sqlite. The expectations are ``UnexpectedRowCountExpectation`` (``expectation_class``):
-GX's ``UnexpectedRowsExpectation`` with its count metric only, without the second query that
-fetches sample rows; that halves the cost, and no row of the file is ever fetched into Python.
-Great Expectations itself is imported only when these are first used: the import costs seconds.
+GX's ``UnexpectedRowsExpectation`` with one count metric of our own instead of its two queries
+(count, then sample rows): ``unexpected_rows_query.row_count_by_file`` counts the unexpected rows
+per file of the batch (``group by __file``), so one validation of an extract's files of a run
+gives each file its own counts, and no row of any file is ever fetched into Python. Great
+Expectations itself is imported only when these are first used: the import costs seconds.
 """
 
 from __future__ import annotations
@@ -42,10 +44,16 @@ def expectation_class() -> type:
         import great_expectations as gx
         from great_expectations.compatibility import pydantic
 
-        class UnexpectedRowCountExpectation(gx.expectations.UnexpectedRowsExpectation):
-            """Expect the query to select no row of the batch; report how many it selects."""
+        _count_by_file_metric()
 
-            metric_dependencies: ClassVar[tuple[str, ...]] = ("unexpected_rows_query.row_count",)
+        class UnexpectedRowCountExpectation(gx.expectations.UnexpectedRowsExpectation):
+            """Expect the query to select no row of the batch; report how many it selects.
+
+            The observed value is the batch's total; ``details.unexpected_count_by_file`` gives
+            the count of each file (its ``__file`` number) that has any.
+            """
+
+            metric_dependencies: ClassVar[tuple[str, ...]] = (BY_FILE_METRIC,)
 
             _configuration: Any = pydantic.PrivateAttr(None)
 
@@ -64,11 +72,69 @@ def expectation_class() -> type:
                 self, metrics: dict, runtime_configuration: dict | None = None,
                 execution_engine: Any = None,
             ) -> dict:
-                count = int(metrics["unexpected_rows_query.row_count"])
-                return {"success": count == 0, "result": {"observed_value": count}}
+                by_file = dict(metrics[BY_FILE_METRIC])
+                count = sum(by_file.values())
+                return {
+                    "success": count == 0,
+                    "result": {"observed_value": count,
+                               "details": {"unexpected_count_by_file": by_file}},
+                }
 
         _expectation_class = UnexpectedRowCountExpectation
     return _expectation_class
+
+
+#: The metric behind every expectation: unexpected rows per file of the batch.
+BY_FILE_METRIC = "unexpected_rows_query.row_count_by_file"
+_metric_defined = False
+
+
+def _count_by_file_metric() -> None:
+    """Define (and so register with GX) the metric ``unexpected_rows_query.row_count_by_file``.
+
+    GX's ``unexpected_rows_query.row_count`` wraps the query in ``select count(*)``; this one in
+    ``select __file, count(*) ... group by __file``, so the query must select ``__file`` (the
+    suites' queries do). One aggregate query per expectation, whatever the number of files.
+    """
+    global _metric_defined
+    if _metric_defined:
+        return
+    from great_expectations.compatibility.sqlalchemy import sqlalchemy as sa
+    from great_expectations.core.metric_domain_types import MetricDomainTypes
+    from great_expectations.execution_engine import SqlAlchemyExecutionEngine
+    from great_expectations.expectations.metrics.metric_provider import metric_value
+    from great_expectations.expectations.metrics.query_metric_provider import (
+        QueryMetricProvider,
+        render_derived_table_alias,
+    )
+
+    class UnexpectedRowsQueryRowCountByFile(QueryMetricProvider):
+        metric_name = BY_FILE_METRIC
+        value_keys = ("unexpected_rows_query",)
+        query_param_name = "unexpected_rows_query"
+
+        @metric_value(engine=SqlAlchemyExecutionEngine)
+        def _sqlalchemy(
+            cls, execution_engine: Any, metric_domain_kwargs: dict,
+            metric_value_kwargs: dict, metrics: dict, runtime_configuration: dict,
+        ) -> dict[int, int]:
+            selectable, _, _ = execution_engine.get_compute_domain(
+                metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE
+            )
+            query = cls._get_query_from_metric_value_kwargs(metric_value_kwargs)
+            subquery = cls._get_substituted_batch_subquery_from_query_and_batch_selectable(
+                query=query, batch_selectable=selectable, execution_engine=execution_engine
+            )
+            aliased = render_derived_table_alias(
+                subquery=subquery, alias="unexpected_rows",
+                dialect_name=execution_engine.dialect_name,
+            )
+            rows = execution_engine.execute_query(
+                sa.text(f"SELECT __file, COUNT(*) FROM {aliased} GROUP BY __file")
+            ).fetchall()
+            return {int(file): int(n) for file, n in rows}
+
+    _metric_defined = True
 
 
 class LentConnection:

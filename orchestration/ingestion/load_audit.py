@@ -38,6 +38,16 @@ def already_loaded(con: duckdb.DuckDBPyConnection, sha: str) -> bool:
     )
 
 
+def loaded_shas(con: duckdb.DuckDBPyConnection, shas: list[str]) -> set[str]:
+    """Which of the digests were LOADED before (``already_loaded`` for a run's files at once)."""
+    return {
+        row[0] for row in con.execute(
+            "select distinct sha256 from audit.loads where status = ? "
+            "and list_contains(?, sha256)", [LOADED, shas]
+        ).fetchall()
+    }
+
+
 def committed_not_moved(
     con: duckdb.DuckDBPyConnection, landed: LandedFile, sha: str
 ) -> FileOutcome | None:

@@ -35,7 +35,7 @@ def test_every_rule_of_the_contract_has_exactly_one_expectation(name):
         }
         assert expectation["description"] == rule.message
         query = expectation["kwargs"]["unexpected_rows_query"]
-        expected = f"select __line from b where {ex.batch_sql(rule.fault_sql)}"
+        expected = f"select __file, __line from b where {ex.batch_sql(rule.fault_sql)}"
         assert query.format(batch="b") == expected
     duplicate = by_name[ex.DUPLICATE_KEY_EXPECTATION]
     assert duplicate["meta"]["reason_code"] == c.DUPLICATE_KEY
@@ -68,8 +68,12 @@ def test_batch_sql_renames_references_but_not_string_literals():
 
 
 def _batch(con: duckdb.DuckDBPyConnection, extract: c.Extract, rows: list[dict]) -> None:
-    """A batch table as the validation view gives it: __line, v_<col>, t_<col>, __as_at."""
-    cols = ["__line integer", "__as_at date"]
+    """A batch table as the validation view gives it: __file, __line, v_<col>, t_<col>, __as_at.
+
+    Rows without a ``__file`` are file 1's.
+    """
+    rows = [{"__file": 1} | row for row in rows]
+    cols = ["__file integer", "__line integer", "__as_at date"]
     for col in extract.columns:
         cols += [f"v_{col.name} varchar", f"t_{col.name} {col.sql_type}"]
     con.execute(f"create or replace table b ({', '.join(cols)})")
@@ -108,6 +112,7 @@ def test_key_unique_counts_repeats_among_rows_without_another_fault():
         {"__line": 6, "v_crn": "A000002", **good},  # first valid row of its key: loads
         {"__line": 7, "v_crn": None, **good},  # no key: missing values, never duplicates
         {"__line": 8, "v_crn": None, **good},
+        {"__file": 2, "__line": 2, "v_crn": "A000001", **good},  # another file's: not a repeat
     ]
     con = duckdb.connect()
     _batch(con, c.CASELOAD, rows)
