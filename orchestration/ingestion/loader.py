@@ -156,7 +156,7 @@ class Loader:
             try:
                 return self._transaction(files, loaded, refused)
             except rows.ReaderRefused as exc:  # rare: DuckDB's reader refused a file
-                self.con.rollback()
+                # (_transaction rolled back: DuckDB aborts a transaction on a failed statement)
                 found = rows.refused_files(self.con, exc.args[1])
                 if not found or found.keys() <= refused.keys():
                     raise exc.__cause__ or exc from None

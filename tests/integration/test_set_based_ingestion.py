@@ -233,3 +233,29 @@ def test_two_caseload_files_of_one_snapshot_in_one_run_the_later_replaces_it(tmp
 def _run(settings: Settings):
     con = connect(settings.warehouse)
     return ingest(con, settings, log=lambda _: None), con
+
+
+
+def test_a_file_duckdbs_reader_refuses_is_rejected_and_the_others_still_load(tmp_path: Path):
+    """A record over DuckDB's 10 MB line limit passes the line scan but not DuckDB's reader.
+
+    The batch's read fails (and DuckDB aborts the transaction): the loader rolls back, reads each
+    file alone to find the one refused, rejects it and loads the others, ids in order.
+    """
+    settings = make_settings(tmp_path / "home")
+    for date in ("2024-03-31", "2024-04-30", "2024-05-31"):
+        long = ",comment" if date == "2024-04-30" else ""
+        row = caseload_row(date, "A000001") + ("," + "x" * 10_000_001 if long else "")
+        (settings.landing_dir / f"caseload_{date}.csv").write_text(f"{K}{long}\n{row}\n")
+    summary, con = _run(settings)
+    assert [(o.file_name, o.status) for o in summary.outcomes] == [
+        ("caseload_2024-03-31.csv", "LOADED"), ("caseload_2024-04-30.csv", "REJECTED"),
+        ("caseload_2024-05-31.csv", "LOADED")]
+    assert summary.outcomes[1].message == (
+        "not readable as CSV (DuckDB's reader: CSV Error on Line: 2)")
+    assert con.execute("select load_id, status from audit.loads order by load_id").fetchall() == [
+        (1, "LOADED"), (2, "REJECTED"), (3, "LOADED")]
+    assert con.execute(
+        "select load_id, snapshot_date::varchar from raw.caseload order by 1").fetchall() == [
+        (1, "2024-03-31"), (3, "2024-05-31")]
+    con.close()
