@@ -212,7 +212,8 @@ class Loader:
                     )
                 else:
                     later.append(f)
-            decided = [f for f in files if f not in later]
+            waiting = {f.index for f in later}
+            decided = [f for f in files if f.index not in waiting]
             for f in decided:
                 o = f.outcome
                 assert o is not None
