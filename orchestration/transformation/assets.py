@@ -198,7 +198,7 @@ def _summary_check(context: dg.AssetExecutionContext, invocation):
     if results_file.exists():
         manifest = invocation.manifest
         run_results = invocation.get_artifact("run_results.json")
-        summary = summarise_tests(run_results, manifest, lambda uid: test_label(manifest, uid))
+        summary = summarise_tests(run_results, manifest, lambda uid: dbt_test_label(manifest, uid))
         broken = failed_nodes(run_results)
         if SUMMARY_CHECK_KEY in context.selected_asset_check_keys and (
                 summary.outcomes or not summary.passed):
@@ -226,7 +226,7 @@ def _summary_check(context: dg.AssetExecutionContext, invocation):
         raise error
 
 
-def test_label(manifest: Mapping[str, Any], unique_id: str) -> str:
+def dbt_test_label(manifest: Mapping[str, Any], unique_id: str) -> str:
     """How a refresh names a dbt test: `<asset>:<test>`, as its own asset check was named."""
     key = get_asset_check_key_for_test(manifest, TRANSLATOR, unique_id, project=DBT_PROJECT)
     name = manifest["nodes"][unique_id]["name"]
