@@ -1,12 +1,13 @@
 """An incremental build after late, restated and new caseload snapshots equals a full rebuild.
 
 `int_eligible_persons_quarterly` is incremental by quarter (docs/benchmarks.md, Issue 12): a
-build deletes and inserts only the quarters with a caseload row whose load_id is above the
+build deletes and inserts only the quarters of the caseload files loaded (audit.loads) since the
 table's watermark. This builds the small delivery's warehouse with its last month held back, an
 earlier month missing and another month as first delivered; then lands the last month, the
-missing month (late) and a restatement of the other (a snapshot replaced whole with a new
-load_id, as the loader does: bands changed, persons gone); builds incrementally; full-refreshes
-a copy; and compares every table the incremental model feeds, both ways with EXCEPT ALL.
+missing month (late), a restatement of the other (a snapshot replaced whole with a new load_id,
+as the loader does: bands changed, persons gone) and a restatement of a fourth whose every row
+was quarantined (the snapshot emptied); builds incrementally; full-refreshes a copy; and
+compares every table the incremental model feeds, both ways with EXCEPT ALL.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def hold_back(warehouse: Path) -> dict[str, object]:
     with duckdb.connect(str(warehouse)) as con:
         dates = [row[0] for row in con.execute(
             "select distinct snapshot_date from raw.caseload order by 1").fetchall()]
-        held = {"last": dates[-1], "late": dates[3], "restated": dates[7]}
+        held = {"last": dates[-1], "late": dates[3], "restated": dates[7], "emptied": dates[10]}
         con.execute("create table main.held_back as select * from raw.caseload "
                     "where snapshot_date in (?, ?)", [held["last"], held["late"]])
         con.execute("delete from raw.caseload where snapshot_date in (?, ?)",
@@ -55,10 +56,24 @@ def hold_back(warehouse: Path) -> dict[str, object]:
         return held
 
 
+def record_load(con: duckdb.DuckDBPyConnection, load_id: int, snapshot: object,
+                rows_loaded: int) -> None:
+    """The audit.loads row the loader writes for a LOADED caseload file of that snapshot."""
+    con.execute(
+        "insert into audit.loads (load_id, file_name, extract, as_at_date, sha256, status, "
+        "rows_read, rows_loaded, rows_quarantined, loaded_at) values "
+        "(?, 'caseload_' || strftime(?::date, '%Y-%m-%d') || '.csv', 'caseload', ?, "
+        "md5(?::varchar), 'LOADED', ?, ?, 0, now())",
+        [load_id, snapshot, snapshot, load_id, rows_loaded, rows_loaded],
+    )
+
+
 def land(warehouse: Path, held: dict[str, object]) -> None:
-    """Land the held-back snapshots and restate one, each with a new load_id."""
+    """Land the held-back snapshots and restate two, each with a new load_id and its audit row."""
     with duckdb.connect(str(warehouse)) as con:
         top = con.execute("select max(load_id) from audit.loads").fetchone()[0]
+        for offset, name in enumerate(("last", "late", "restated", "emptied"), 1):
+            record_load(con, top + offset, held[name], 1)
         con.execute("insert into raw.caseload by name select * replace (? as load_id) "
                     "from main.held_back where snapshot_date = ?", [top + 1, held["last"]])
         con.execute("insert into raw.caseload by name select * replace (? as load_id) "
@@ -85,6 +100,8 @@ def land(warehouse: Path, held: dict[str, object]) -> None:
         con.execute("insert into raw.caseload by name select * from main.restated")
         con.execute("drop table main.restated")
         con.execute("drop table main.held_back")
+        # a restatement whose every row was quarantined: the snapshot is replaced by nothing
+        con.execute("delete from raw.caseload where snapshot_date = ?", [held["emptied"]])
 
 
 def fed_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:

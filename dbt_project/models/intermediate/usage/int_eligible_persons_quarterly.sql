@@ -9,10 +9,12 @@
 -- so the table can be rebuilt quarter by quarter. Written so that DuckDB can spill it under the
 -- memory cap (docs/benchmarks.md): a grouped max of the snapshot date, then an equality join
 -- back on the caseload's key (snapshot_date, person_id) for its band; no arg_max or window.
--- Incremental by quarter: a build deletes and inserts only the quarters with a caseload row
--- loaded since the table's last build (a load_id above built_from_load_id, the largest load_id
--- the table was built from). A restated snapshot replaces its rows whole with a new load_id, so
--- its quarter is rebuilt too. Every quarter is rebuilt when the table was built with other
+-- Incremental by quarter: a build deletes and inserts only the quarters of the caseload files
+-- loaded since the table's last build (audit.loads: a LOADED caseload file whose load_id is above
+-- built_from_load_id, the largest such load_id the table was built from; a file's snapshot date
+-- is its as-at date). A restated snapshot replaces its rows whole under a new load_id, so its
+-- quarter is rebuilt, even when every row of the new file was quarantined and the snapshot is
+-- now empty. Every quarter is rebuilt when the table was built with other
 -- eligibility rules (built_from_fingerprint: the rows of the eligibility and interventions
 -- seeds) or has no watermark. A change to this SQL or to the SQL upstream needs
 -- `--full-refresh`, which dbt does not detect by itself (docs/benchmarks.md, Issue 12).
@@ -39,6 +41,15 @@ quarter_months as (
     where
         quarters.period_type = 'QUARTER'
         and years.period_type = 'YEAR'
+),
+
+caseload_loads as (
+    -- every caseload file that changed raw.caseload: its snapshot (as-at) date replaced whole
+    select
+        load_id,
+        as_at_date
+    from {{ source('audit', 'loads') }}
+    where extract = 'caseload' and status = 'LOADED'
 ),
 
 fingerprint as (
@@ -84,13 +95,13 @@ changed_quarters as (
     -- the quarters of the snapshots loaded since the last build; every quarter when the table
     -- was built with other eligibility rules or has no watermark
     select distinct quarter_months.financial_quarter
-    from {{ ref('stg_caseload') }} as caseload
+    from caseload_loads
     inner join quarter_months
-        on {{ in_period_month('caseload.snapshot_date', 'quarter_months') }}
+        on {{ in_period_month('caseload_loads.as_at_date', 'quarter_months') }}
     cross join built
     cross join fingerprint
     where
-        caseload.load_id > coalesce(built.built_from_load_id, -1)
+        caseload_loads.load_id > coalesce(built.built_from_load_id, -1)
         or built.built_from_fingerprint is distinct from fingerprint.built_from_fingerprint
 ),
 
@@ -107,9 +118,9 @@ quarters_to_build as (
 {% endif %}
 
 loaded as (
-    -- the watermark: the largest load_id of the caseload this build read
+    -- the watermark: the largest load_id of the caseload files this build read
     select max(load_id) as built_from_load_id
-    from {{ ref('stg_caseload') }}
+    from caseload_loads
 ),
 
 eligible_snapshots as (
