@@ -2,6 +2,7 @@
 
 
 import contextlib
+import json
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -22,7 +23,8 @@ from orchestration.core.resources import (
     warehouse_connection,
 )
 from orchestration.core.stoppable import stop_point, stoppable
-from orchestration.transformation import dbt_guard
+from orchestration.core.warehouse import connect
+from orchestration.transformation import dbt_guard, incremental
 from orchestration.transformation.dbt_tests import (
     SUMMARY_CHECK,
     BlockingTestsFailedError,
@@ -141,13 +143,42 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         The unit tests check the models' SQL, not the month's data, so they run in `make test`
         (tests/integration/test_dbt_unit_tests.py), not in every refresh (about 8 s of 2 threads).
         """
+        settings = icw_settings.get()
         with stoppable(context):
-            yield from _build(context, dbt, icw_settings.dbt_vars())
+            full = _full_refresh_needed(context, settings.warehouse)
+            yield from _build(context, dbt, [*icw_settings.dbt_vars(), *full],
+                              settings.warehouse)
 
     return icw_dbt_models
 
 
-def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, dbt_vars: list[str]):
+def _full_refresh_needed(context: dg.AssetExecutionContext, warehouse: Path) -> list[str]:
+    """`--full-refresh` when an incremental model's code changed since it was last built.
+
+    The incremental models rebuild only the periods a load can change; rows built by other code
+    must not stay (orchestration/transformation/incremental.py).
+    """
+    manifest = json.loads(Path(DBT_PROJECT.manifest_path).read_text())
+    with contextlib.closing(connect(warehouse)) as con:
+        stale = incremental.stale_models(con, manifest)
+    if not stale:
+        return []
+    context.log.info(
+        f"dbt builds every period again (--full-refresh): {', '.join(stale)} not yet built "
+        "with this code")
+    return ["--full-refresh"]
+
+
+def _record_incremental_build(warehouse: Path, invocation) -> None:
+    """After a successful build: the code the incremental models it made were built with."""
+    manifest = invocation.manifest
+    built = incremental.built_models(invocation.get_artifact("run_results.json"), manifest)
+    with contextlib.closing(connect(warehouse)) as con:
+        incremental.record_build(con, manifest, built)
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, dbt_vars: list[str],
+           warehouse: Path):
     """`dbt build`, whose process stops when the refresh is stopped and dies with it.
 
     Models become Dagster outputs and warn tests checks, as dagster-dbt makes them; the
@@ -168,7 +199,8 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, dbt_vars: lis
                     process.stdout.close()
                 stopping.stop_process(process, DBT_STOP_SECONDS)
     tidy_targets(Path(invocation.target_path), Path(DBT_PROJECT.manifest_path).parent)
-    yield from _summary_check(context, invocation)
+    yield from _summary_check(context, invocation)  # raises when a blocking test failed
+    _record_incremental_build(warehouse, invocation)
 
 
 def _dagster_events(context: dg.AssetExecutionContext, invocation):
