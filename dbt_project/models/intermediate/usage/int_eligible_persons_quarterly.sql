@@ -45,11 +45,7 @@ quarter_months as (
 
 caseload_loads as (
     -- every caseload file that changed raw.caseload: its snapshot (as-at) date replaced whole
-    select
-        load_id,
-        as_at_date
-    from {{ source('audit', 'loads') }}
-    where extract = 'caseload' and status = 'LOADED'
+    {{ loaded_caseload_files() }}
 ),
 
 fingerprint as (

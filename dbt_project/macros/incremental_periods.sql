@@ -1,0 +1,21 @@
+-- noqa: disable=LT02
+{#- The caseload files behind the incremental models (docs/benchmarks.md, Issue 12): every LOADED
+    caseload file in audit.loads replaced its snapshot (its as-at date) whole, even one whose
+    every row was quarantined, so the snapshots a build must take again are those of the files
+    loaded since the table's watermark, and the watermark is the largest such load_id. -#}
+{% macro loaded_caseload_files() -%}
+    select
+        load_id,
+        as_at_date
+    from {{ source('audit', 'loads') }}
+    where extract = 'caseload' and status = 'LOADED'
+{%- endmacro %}
+
+{#- The months of the caseload snapshots loaded since the incremental model was last built
+    (built_from_load_id, its watermark): in an incremental build, the months whose periods it
+    rebuilds. -#}
+{% macro caseload_months_loaded_since_build() -%}
+    select distinct cast({{ dbt.date_trunc('month', 'as_at_date') }} as date) as month_start
+    from ({{ loaded_caseload_files() }}) as loaded_files
+    where load_id > (select coalesce(max(built_from_load_id), -1) from {{ this }})
+{%- endmacro %}
