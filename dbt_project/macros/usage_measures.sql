@@ -7,11 +7,9 @@
     eligible caseload counts a person in two LDUs once and its median is over all its starts.
 
     The events (referrals, starts, endings) are counted once, in int_usage_events_counted,
-    which the consistency funnels read too; this macro adds the eligible caseload, the zeros
-    and the rates. A month's eligible caseload counts its snapshot rows, matched to periods
-    through the calendar month of their date (int_period_months_listed): an equality join,
-    exact because periods are whole months. Quarters and years roll up from the persons counted
-    once per quarter, LDU and intervention (int_eligible_persons_quarterly). -#}
+    which the consistency funnels read too; the eligible caseload is counted once, in
+    int_eligible_caseload_counted (incremental by period); this macro puts them on the spine of
+    periods, LDUs and interventions, with the zeros and the rates. -#}
 {#- The join condition that puts a dated row in a period: the calendar month of its date is one of
     the period's months (int_period_months_listed), an equality join, exact because periods are
     whole months. Every model that meets dates with periods this way says so through this macro,
@@ -26,20 +24,12 @@ with periods as (
     select * from {{ ref('int_periods_generated') }}
 ),
 
-period_months as (
-    select * from {{ ref('int_period_months_listed') }}
-),
-
 ldus as (
     select ldu_code from {{ ref('ldus') }}
 ),
 
 interventions as (
     select intervention_code from {{ ref('interventions') }}
-),
-
-caseload_eligible as (
-    select * from {{ ref('int_caseload_eligibility_joined') }}
 ),
 
 event_counts as (
@@ -59,55 +49,16 @@ spine as (
     cross join interventions
 ),
 
-eligible_counts_monthly as (
-    -- a month has one snapshot and a person is in it once (tested on stg_caseload), so a
-    -- month's eligible rows are distinct persons: counting rows is exact, and much faster
+eligible_counts as (
+    -- the LDUs' rows, or the division's (int_eligible_caseload_counted: each eligible person
+    -- once per LDU, or once for the division, in each period)
     select
-        period_months.period_type,
-        period_months.period,
-        {% if by_ldu %}caseload_eligible.ldu_code,{% endif %}
-        caseload_eligible.intervention_code,
-        count(*) as eligible_caseload
-    from caseload_eligible
-    inner join period_months
-        on {{ in_period_month('caseload_eligible.snapshot_date', 'period_months') }}
-    where period_months.period_type = 'MONTH'
-    group by
-        period_months.period_type,
-        period_months.period,
-        {{ ldu }}caseload_eligible.intervention_code
-),
-
-{#- A quarter's or a year's eligible persons, each once: per LDU, or for the division, where a
-    person in two LDUs is one person. The LDU's quarter is already one row per person. -#}
-{%- set longer_periods = [('QUARTER', 'financial_quarter'), ('YEAR', 'financial_year')] %}
-{%- for period_type, period_column in longer_periods %}
-
-eligible_counts_{{ period_column }} as (
-    -- rolled up from the persons counted once per quarter (int_eligible_persons_quarterly): a
-    -- plain distinct, then a count, which DuckDB spills under the memory cap
-    select
-        '{{ period_type }}' as period_type,
+        period_type,
         period,
         {{ ldu }}intervention_code,
-        count(*) as eligible_caseload
-    from (
-        select {% if not (by_ldu and period_type == 'QUARTER') %}distinct{% endif %}
-            {{ period_column }} as period,
-            {{ ldu }}intervention_code,
-            person_id
-        from {{ ref('int_eligible_persons_quarterly') }}
-    ) as persons
-    group by period, {{ ldu }}intervention_code
-),
-{%- endfor %}
-
-eligible_counts as (
-    select * from eligible_counts_monthly
-    union all
-    select * from eligible_counts_financial_quarter
-    union all
-    select * from eligible_counts_financial_year
+        eligible_caseload
+    from {{ ref('int_eligible_caseload_counted') }}
+    where {{ 'not ' if by_ldu else '' }}is_division_total
 ),
 
 counted as (

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.automation.refresh import run_refresh
+from orchestration.automation.refresh import RefreshFailed, run_refresh
 from orchestration.transformation import incremental
 from orchestration.transformation.assets import DBT_PROJECT
 from tests.conftest import icw_environment
@@ -55,15 +55,18 @@ def test_changed_code_rebuilds_every_period_and_the_same_code_only_what_landed(
         con.execute(f"delete from {MODEL} where financial_quarter = "
                     f"(select min(financial_quarter) from {MODEL})")
 
-    with icw_environment(home) as settings:
+    with icw_environment(home) as settings, pytest.raises(RefreshFailed) as failed:
         run_refresh(settings, with_report=False, log=lambda _: None)
-    # nothing landed and the code is the same: no quarter to rebuild, the gap stays
+    # nothing landed and the code is the same: no quarter to rebuild, the gap stays; the
+    # eligible-caseload counts, also incremental, kept the quarter's persons, and the blocking
+    # tests that hold the marts to each other stop the publish
     assert quarters(warehouse) == before - 1
+    assert "blocking dbt tests failed" in str(failed.value)
 
     with duckdb.connect(str(warehouse)) as con:
         con.execute("update audit.incremental_builds set fingerprint = 'built by other code'")
     with icw_environment(home) as settings:
         run_refresh(settings, with_report=False, log=lambda _: None)
-    assert quarters(warehouse) == before
+    assert quarters(warehouse) == before  # and the refresh, with its blocking tests, passed
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert incremental.stale_models(con, manifest()) == []

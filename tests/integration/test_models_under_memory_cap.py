@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 #: The models that group persons over the whole caseload.
 HEAVY_MODELS = (
     "int_eligible_persons_quarterly",
+    "int_eligible_caseload_counted",
     "int_flags_persons_stratified",
     "int_person_groups_selected",
     "ldu_intervention_measures",

@@ -89,4 +89,5 @@ def test_a_change_elsewhere_keeps_the_build_incremental(manifest, con, change):
 def test_the_project_has_the_incremental_models_the_docs_name():
     project = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     assert list(incremental.incremental_models(project)) == [
-        "int_eligible_persons_quarterly", "int_person_groups_selected"]
+        "int_eligible_caseload_counted", "int_eligible_persons_quarterly",
+        "int_person_groups_selected"]
