@@ -120,9 +120,10 @@ def record_build(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any],
         for name, value in incremental_models(manifest).items():
             if built is not None and name not in built:
                 continue
-            con.execute(
-                f"insert or replace into {TABLE} values (?, ?, current_timestamp)", [name, value]
-            )
+            # delete, then insert: a copy of the table (key rotation copies audit tables) has
+            # no primary key for an upsert to use
+            con.execute(f"delete from {TABLE} where model = ?", [name])
+            con.execute(f"insert into {TABLE} values (?, ?, current_timestamp)", [name, value])
         con.commit()
     except BaseException:
         con.rollback()

@@ -55,6 +55,18 @@ def con():
     connection.close()
 
 
+def test_a_record_copied_without_its_key_is_still_updated(manifest, con):
+    """Key rotation copies the audit tables into the rebuilt warehouse, without their keys."""
+    incremental.record_build(con, manifest)
+    con.execute("create table audit.copied as select * from audit.incremental_builds")
+    con.execute("drop table audit.incremental_builds")
+    con.execute("alter table audit.copied rename to incremental_builds")
+    manifest["nodes"]["model.icw.persons"]["checksum"]["checksum"] = "p2"
+    incremental.record_build(con, manifest)
+    assert incremental.stale_models(con, manifest) == []
+    assert con.execute("select count(*) from audit.incremental_builds").fetchone()[0] == 1
+
+
 def test_a_warehouse_with_no_record_is_rebuilt_whole_once(manifest, con):
     assert incremental.stale_models(con, manifest) == ["persons"]
     incremental.record_build(con, manifest)
