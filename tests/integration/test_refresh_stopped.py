@@ -201,9 +201,10 @@ def test_a_run_terminated_from_the_ui_rolls_back_its_file_publishes_nothing_and_
         con.close()
     archived = {p.name for p in (home / "archive").rglob("*") if p.is_file()}
     waiting = {p.name for p in (home / "landing").iterdir()}
-    # the file being loaded rolled back: no row without its audit row, and it waits in the
-    # landing folder with the rest; a file committed but not yet moved is finished next run
+    # the batch being loaded rolled back: no row without its audit row, and its files wait in
+    # the landing folder with the rest; files committed but not yet moved (at most one extract's
+    # batch, whose moves the stop cut short) are finished next run
     assert orphan_rows == 0
     assert len(committed) >= 3 and waiting
     assert archived <= committed and (committed - archived) <= waiting
-    assert len(committed - archived) <= 1
+    assert len({name.split("_")[0] for name in committed - archived}) <= 1
