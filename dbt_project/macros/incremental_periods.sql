@@ -11,6 +11,13 @@
     where extract = 'caseload' and status = 'LOADED'
 {%- endmacro %}
 
+{#- The watermark an incremental model keeps in every row it builds, built_from_load_id: the
+    largest load_id of the caseload files this build read. -#}
+{% macro caseload_watermark() -%}
+    select max(load_id) as built_from_load_id
+    from ({{ loaded_caseload_files() }}) as loaded_files
+{%- endmacro %}
+
 {#- The months of the caseload snapshots loaded since the incremental model was last built
     (built_from_load_id, its watermark): in an incremental build, the months whose periods it
     rebuilds. -#}

@@ -25,10 +25,6 @@ year_months as (
     where period_type = 'YEAR'
 ),
 
-loaded_files as (
-    {{ loaded_caseload_files() }}
-),
-
 {% if is_incremental() %}
 loaded_months as (
     {{ caseload_months_loaded_since_build() }}
@@ -54,9 +50,7 @@ years_to_build as (
 {% endif %}
 
 loaded as (
-    -- the watermark: the largest load_id of the caseload files this build read
-    select max(load_id) as built_from_load_id
-    from loaded_files
+    {{ caseload_watermark() }}
 ),
 
 latest_snapshots as (

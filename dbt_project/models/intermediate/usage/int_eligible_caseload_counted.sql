@@ -29,10 +29,6 @@ interventions as (
     select intervention_code from {{ ref('interventions') }}
 ),
 
-loaded_files as (
-    {{ loaded_caseload_files() }}
-),
-
 {% if is_incremental() %}
 loaded_months as (
     {{ caseload_months_loaded_since_build() }}
@@ -229,9 +225,7 @@ counted as (
 ),
 
 loaded as (
-    -- the watermark: the largest load_id of the caseload files this build read
-    select max(load_id) as built_from_load_id
-    from loaded_files
+    {{ caseload_watermark() }}
 ),
 
 final as (

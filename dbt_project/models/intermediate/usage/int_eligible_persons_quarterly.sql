@@ -43,11 +43,6 @@ quarter_months as (
         and years.period_type = 'YEAR'
 ),
 
-caseload_loads as (
-    -- every caseload file that changed raw.caseload: its snapshot (as-at) date replaced whole
-    {{ loaded_caseload_files() }}
-),
-
 fingerprint as (
     -- the eligibility rules the quarters are computed with
     select
@@ -73,6 +68,11 @@ fingerprint as (
 ),
 
 {% if is_incremental() %}
+caseload_loads as (
+    -- every caseload file that changed raw.caseload: its snapshot (as-at) date replaced whole
+    {{ loaded_caseload_files() }}
+),
+
 built as (
     -- the table's watermark and fingerprint: NULL in a table built before it had them
     select
@@ -114,9 +114,7 @@ quarters_to_build as (
 {% endif %}
 
 loaded as (
-    -- the watermark: the largest load_id of the caseload files this build read
-    select max(load_id) as built_from_load_id
-    from caseload_loads
+    {{ caseload_watermark() }}
 ),
 
 eligible_snapshots as (
