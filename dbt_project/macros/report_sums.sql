@@ -23,7 +23,8 @@
     end as target_to_date,
     case
         when {{ measure }} in ('STARTS', 'COMPLETIONS')
-            then {{ summary }}.actual_with_target / nullif({{ summary }}.target_to_date, 0)
+            then cast({{ summary }}.actual_with_target as double)
+            / nullif({{ summary }}.target_to_date, 0)
     end as pct_of_target
 {%- endmacro %}
 

@@ -86,7 +86,7 @@ final as (
         {{ ldu }}intervention_code,
         eligible_caseload,
         referrals,
-        cast(100.0 * referrals / nullif(eligible_caseload, 0) as double) as referral_rate,
+        100.0 * cast(referrals as double) / nullif(eligible_caseload, 0) as referral_rate,
         starts,
         completions,
         non_completions,

@@ -44,7 +44,7 @@ rated as (
         end as rate_suppression,
         -- Referrals per 100 eligible people; completions as a proportion (docs/metrics.md).
         case suppressed.measure when 'REFERRALS' then 100.0 else 1.0 end
-        * suppressed.cell_count
+        * cast(suppressed.cell_count as double)
         / nullif(suppressed.rate_denominator, 0) as exact_rate
     from suppressed
 ),

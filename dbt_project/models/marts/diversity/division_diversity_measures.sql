@@ -189,7 +189,7 @@ final as (
         cast(display_order as integer) as display_order,
         eligible_caseload,
         referrals,
-        cast(100.0 * referrals / nullif(eligible_caseload, 0) as double) as referral_rate,
+        100.0 * cast(referrals as double) / nullif(eligible_caseload, 0) as referral_rate,
         completions,
         non_completions,
         cast(completions as double) / nullif(completions + non_completions, 0)

@@ -94,7 +94,7 @@ targeted as (
         cast(targets.target as double) as target,
         cast(
             case
-                when actuals.is_count then targets.target * actuals.months_elapsed / 12.0
+                when actuals.is_count then cast(targets.target as double) * actuals.months_elapsed / 12.0
                 else targets.target
             end as double
         ) as target_to_date,
@@ -112,7 +112,7 @@ final as (
         actual,
         target,
         target_to_date,
-        cast(actual / nullif(target_to_date, 0) as double) as pct_of_target,
+        cast(actual as double) / nullif(target_to_date, 0) as pct_of_target,
         -- the first rule that applies; comparisons allow a tolerance of {{ tolerance }}
         case
             when not has_target then 'NO_TARGET'
