@@ -16,9 +16,10 @@ windowed as (
         person_id,
         ldu_code,
         referral_date,
-        cast(date_trunc('month', referral_date) - interval 1 month as date) as window_start,
-        cast(date_trunc('month', referral_date) + interval 2 month - interval 1 day as date)
-            as window_end
+        cast(
+            {{ dbt.dateadd('month', '-1', dbt.date_trunc('month', 'referral_date')) }} as date
+        ) as window_start,
+        {{ dbt.last_day(dbt.dateadd('month', '1', 'referral_date'), 'month') }} as window_end
     from referrals
 ),
 

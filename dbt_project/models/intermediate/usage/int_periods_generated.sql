@@ -1,35 +1,58 @@
 -- The reported periods: months from the earliest caseload snapshot to the reporting month (the
 -- latest snapshot's month), and every financial quarter and year that overlaps them.
+{% set text = dbt.type_string() -%}
 with snapshots as (
     select
-        min(snapshot_date) as first_snapshot_date,
+        cast({{ dbt.date_trunc('month', 'min(snapshot_date)') }} as date) as first_month,
+        cast({{ dbt.date_trunc('month', 'max(snapshot_date)') }} as date) as last_month,
         max(snapshot_date) as last_snapshot_date
     from {{ ref('stg_caseload') }}
 ),
 
+digits as (
+    select digit_list.digit
+    from (
+        values (0), (1), (2), (3), (4), (5), (6), (7), (8), (9)
+    ) as digit_list (digit)
+),
+
+month_offsets as (
+    -- 0 to 999 months after the first snapshot's month (83 years): a month spine in plain SQL,
+    -- where DuckDB's generate_series, Trino's sequence and Spark's explode all differ
+    select hundreds.digit * 100 + tens.digit * 10 + units.digit as month_offset
+    from digits as hundreds
+    cross join digits as tens
+    cross join digits as units
+),
+
 months as (
     select
-        cast(series.month_start as date) as month_start,
-        cast(series.month_start + interval 1 month - interval 1 day as date) as month_end,
+        cast(
+            {{ dbt.dateadd('month', 'month_offsets.month_offset', 'snapshots.first_month') }}
+            as date
+        ) as month_start,
         snapshots.last_snapshot_date
-    from snapshots,
-        generate_series(
-            date_trunc('month', snapshots.first_snapshot_date),
-            date_trunc('month', snapshots.last_snapshot_date),
-            interval 1 month
-        ) as series (month_start)
+    from snapshots
+    cross join month_offsets
+    where
+        month_offsets.month_offset
+        <= {{ dbt.datediff('snapshots.first_month', 'snapshots.last_month', 'month') }}
 ),
 
 labelled as (
     select
         month_start,
-        month_end,
+        {{ dbt.last_day('month_start', 'month') }} as month_end,
         last_snapshot_date,
-        cast(date_trunc('month', last_snapshot_date) + interval 1 month - interval 1 day as date)
-            as reporting_month_end,
-        -- financial year April to March: the year in which it starts
+        {{ dbt.last_day('last_snapshot_date', 'month') }} as reporting_month_end,
+        -- financial year April to March: the year in which it starts, and its first day
         extract(year from month_start)
         - case when extract(month from month_start) < 4 then 1 else 0 end as fy_start_year,
+        cast(
+            {{ dbt.dateadd('month', '-((extract(month from month_start) + 8) % 12)',
+                'month_start') }}
+            as date
+        ) as fy_start,
         -- financial quarter: Q1 = April to June, ..., Q4 = January to March
         case
             when extract(month from month_start) between 4 and 6 then 1
@@ -43,7 +66,7 @@ labelled as (
 month_periods as (
     select
         'MONTH' as period_type,
-        strftime(month_start, '%Y-%m') as period,
+        {{ month_label('month_start') }} as period,
         month_start as period_start,
         month_end as period_end,
         reporting_month_end
@@ -53,16 +76,14 @@ month_periods as (
 quarter_periods as (
     select distinct
         'QUARTER' as period_type,
-        cast(fy_start_year as varchar) || '-'
-        || right(cast(fy_start_year + 1 as varchar), 2) || ' Q' || cast(fy_quarter as varchar)
-            as period,
+        cast(fy_start_year as {{ text }}) || '-'
+        || {{ dbt.right('cast(fy_start_year + 1 as ' ~ text ~ ')', '2') }}
+        || ' Q' || cast(fy_quarter as {{ text }}) as period,
+        cast({{ dbt.dateadd('month', '3 * (fy_quarter - 1)', 'fy_start') }} as date)
+            as period_start,
         cast(
-            make_date(cast(fy_start_year as integer), 4, 1)
-            + (fy_quarter - 1) * interval 3 month as date
-        ) as period_start,
-        cast(
-            make_date(cast(fy_start_year as integer), 4, 1)
-            + fy_quarter * interval 3 month - interval 1 day as date
+            {{ dbt.dateadd('day', '-1', dbt.dateadd('month', '3 * fy_quarter', 'fy_start')) }}
+            as date
         ) as period_end,
         reporting_month_end
     from labelled
@@ -71,10 +92,11 @@ quarter_periods as (
 year_periods as (
     select distinct
         'YEAR' as period_type,
-        cast(fy_start_year as varchar) || '-' || right(cast(fy_start_year + 1 as varchar), 2)
-            as period,
-        make_date(cast(fy_start_year as integer), 4, 1) as period_start,
-        make_date(cast(fy_start_year as integer) + 1, 3, 31) as period_end,
+        cast(fy_start_year as {{ text }}) || '-'
+        || {{ dbt.right('cast(fy_start_year + 1 as ' ~ text ~ ')', '2') }} as period,
+        fy_start as period_start,
+        cast({{ dbt.dateadd('day', '-1', dbt.dateadd('month', '12', 'fy_start')) }} as date)
+            as period_end,
         reporting_month_end
     from labelled
 ),
