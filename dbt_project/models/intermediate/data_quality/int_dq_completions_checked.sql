@@ -21,7 +21,9 @@ checked as (
             as is_intervention_mismatch,
         not completions.is_orphan
         and completions.referral_status in ('AWAITING_START', 'ON_PROGRAMME')
-        and completions.end_date + {{ var('stale_status_days') }} <= reporting_date.today
+        and cast(
+            {{ dbt.dateadd('day', var('stale_status_days'), 'completions.end_date') }} as date
+        ) <= reporting_date.today
             as is_stale_status,
         not completions.is_orphan
         and completions.completion_start_date < completions.referral_date

@@ -27,9 +27,10 @@ started as (
 final as (
     select
         started.*,
-        started.programme_start_date - started.referral_date as days_to_start,
+        {{ dbt.datediff('started.referral_date', 'started.programme_start_date', 'day') }}
+            as days_to_start,
         coalesce(
-            started.programme_start_date - started.referral_date
+            {{ dbt.datediff('started.referral_date', 'started.programme_start_date', 'day') }}
             between 0 and interventions.max_days_to_start,
             false
         ) as is_timely_start,
