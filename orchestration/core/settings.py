@@ -49,6 +49,11 @@ class Settings:
     smtp_password: str | None = field(default=None, repr=False)
     smtp_sender: str = "icw@localhost"
     report_recipients: tuple[str, ...] = ()
+    #: Who is sent which PDF (ICW_REPORT_RECIPIENTS_FILE, a CSV shaped like
+    #: seeds/report_recipients.csv); None means the seed (orchestration/reporting/delivery.py).
+    report_recipients_file: Path | None = None
+    #: Reporting months of published_history kept (ICW_PUBLISHED_HISTORY_MONTHS).
+    published_history_months: int = 24
     #: Most memory DuckDB may use, in the loader, the checks and dbt (ICW_DUCKDB_MEMORY_LIMIT).
     duckdb_memory_limit: str = DEFAULT_MEMORY_LIMIT
     #: Dagster's home (DAGSTER_HOME), when it is not $ICW_HOME/dagster.
@@ -117,6 +122,12 @@ class Settings:
             smtp_password=env.get("ICW_SMTP_PASSWORD") or None,
             smtp_sender=env.get("ICW_SMTP_SENDER") or "icw@localhost",
             report_recipients=recipients,
+            report_recipients_file=(
+                Path(env["ICW_REPORT_RECIPIENTS_FILE"]).expanduser().resolve()
+                if env.get("ICW_REPORT_RECIPIENTS_FILE")
+                else None
+            ),
+            published_history_months=int(env.get("ICW_PUBLISHED_HISTORY_MONTHS") or 24),
             duckdb_memory_limit=env.get("ICW_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT,
             dagster_home_override=(
                 Path(dagster_home).expanduser().resolve() if dagster_home else None

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import duckdb
 
+from orchestration.core.settings import Settings
+from orchestration.reporting.history import can_snapshot, snapshot_publication
+
 #: build schema -> published schema
 PUBLISHED_SCHEMAS = {"marts_build": "marts", "reporting_build": "reporting"}
 
 
-def publish_marts(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Replace every published table by its audited build; return `schema.table` names."""
+def publish_marts(
+    con: duckdb.DuckDBPyConnection, history_months: int | None = None
+) -> list[str]:
+    """Replace every published table by its audited build; return `schema.table` names.
+
+    In the same transaction, a full publish records itself in `published_history`
+    (orchestration/reporting/history.py), keeping `history_months` reporting months
+    (ICW_PUBLISHED_HISTORY_MONTHS when None).
+    """
     plan: list[tuple[str, str, str]] = []
     for build, published in PUBLISHED_SCHEMAS.items():
         for (table,) in con.execute(
@@ -33,6 +43,11 @@ def publish_marts(con: duckdb.DuckDBPyConnection) -> list[str]:
                 f'create or replace table {published}."{table}" as '
                 f'select * from {build}."{table}"'
             )
+        published = [f"{published}.{table}" for _, published, table in plan]
+        if can_snapshot(published):
+            if history_months is None:
+                history_months = Settings.from_env().published_history_months
+            snapshot_publication(con, keep_months=history_months)
         con.commit()
     except BaseException:
         con.rollback()
