@@ -48,11 +48,11 @@ final as (
         ldu_code,
         period,
         cast(max(record_count) as bigint) as record_count,
-        array_agg(referral_id order by referral_id) as example_referral_ids
+        {{ icw.sorted_array_agg('referral_id') }} as example_referral_ids
     from ranked
     where id_rank <= 5
     group by check_code, ldu_code, period
 )
 
 select * from final
-order by check_code, ldu_code, period
+order by check_code, ldu_code nulls last, period
