@@ -24,7 +24,7 @@ $(PY_STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,spark]"
 	@touch $@
 
 $(NPM_STAMP): reports/package.json reports/package-lock.json
@@ -57,7 +57,8 @@ demo: install ## generate demo extracts, refresh the warehouse, build the report
 	@echo
 	@echo "Warehouse:   $(ICW_HOME)/warehouse.duckdb  (schemas marts, audit)"
 	@echo "Report:      $(ICW_HOME)/reports/site/index.html"
-	@echo "PDF:         $$(ls -1 $(ICW_HOME)/reports/icw-report-*.pdf 2>/dev/null | tail -1)"
+	@echo "Pack:        $$(ls -1 $(ICW_HOME)/reports/icw-pack-*.pdf 2>/dev/null | tail -1)"
+	@echo "Scorecards:  $$(ls -1 $(ICW_HOME)/reports/icw-scorecard-*.pdf 2>/dev/null | wc -l) in $(ICW_HOME)/reports/ (icw-scorecard-<LDU>-<YYYY-MM>.pdf)"
 	@echo "Quarantine:  $(ICW_HOME)/quarantine/ (rejected files), audit.quarantined_rows (rows)"
 	@echo "Dagster UI:  make dev, then open http://127.0.0.1:3000"
 
