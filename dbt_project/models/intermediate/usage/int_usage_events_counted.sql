@@ -97,9 +97,7 @@ final as (
         cast(sum(is_completion) as bigint) as completions,
         cast(sum(is_non_completion) as bigint) as non_completions,
         -- continuous median (NULLs are skipped)
-        cast(
-            percentile_cont(0.5) within group (order by days_to_start) as double
-        ) as median_days_to_start,
+        {{ icw.median('days_to_start') }} as median_days_to_start,
         grouping(ldu_code) = 1 as is_division_total
     from events
     group by grouping sets (
