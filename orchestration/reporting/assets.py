@@ -1,6 +1,5 @@
 """The report and its PDF pack, built from a copy of the published marts; the PDF by email."""
 
-import datetime as dt
 from pathlib import Path
 
 import dagster as dg
@@ -9,7 +8,7 @@ from dagster_duckdb import DuckDBResource
 from orchestration.core.resources import IcwSettings, warehouse_connection
 from orchestration.core.stoppable import requested as stop_requested
 from orchestration.core.stoppable import stoppable
-from orchestration.reporting.delivery import DeliveryError, is_configured, send_report
+from orchestration.reporting import delivery
 from orchestration.reporting.evidence import ReportBuildError
 from orchestration.reporting.site import build_report, last_good_report
 from orchestration.transformation.assets import PUBLISHED_KEY
@@ -74,44 +73,69 @@ def report_site(
     deps=[REPORT_KEY],
     group_name="reporting",
     description=(
-        "The month's PDF pack emailed to ICW_REPORT_RECIPIENTS through ICW_SMTP_HOST, by the "
-        "monthly schedule. Not materialised when email is not configured."
+        "This run's division pack and LDU scorecards, each emailed only to its recipients "
+        "(seeds/report_recipients.csv, or ICW_REPORT_RECIPIENTS_FILE) through ICW_SMTP_HOST, by "
+        "the monthly schedule; every outcome is in audit.report_deliveries. Fails after trying "
+        "everyone if any was not sent. Not materialised when email is not configured."
     ),
     kinds={"email"},
     output_required=False,
 )
-def report_emailed(context: dg.AssetExecutionContext, icw_settings: IcwSettings):
-    """Send the PDF this run's report step published; skip quietly when email is not set up."""
+def report_emailed(
+    context: dg.AssetExecutionContext, icw_settings: IcwSettings, duckdb: DuckDBResource
+):
+    """Send this run's PDFs (orchestration/reporting/delivery.py); skip when email is not set up.
+
+    Only the files the report step of this same run recorded are sent: a run whose report (or
+    the checks before it) failed never reaches this step, and an older report is never sent.
+    """
     settings = icw_settings.get()
-    if not is_configured(settings):
-        context.log.info(
-            "report not emailed: set ICW_SMTP_HOST and ICW_REPORT_RECIPIENTS to send the PDF"
-        )
+    if not delivery.is_configured(settings):
+        context.log.info("report not emailed: set ICW_SMTP_HOST to send the PDFs")
         return
     event = context.instance.get_latest_materialization_event(REPORT_KEY)
-    metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
-    if "pdf" not in metadata:
-        raise dg.Failure(description="no PDF to send: the report step recorded none")
-    pdf = Path(str(metadata["pdf"].value))
+    if event is None or event.run_id != context.run_id or event.asset_materialization is None:
+        raise dg.Failure(
+            description="nothing was emailed: the report step of this run recorded no PDFs "
+            f"(the latest report is from run {event.run_id if event else 'none'})"
+        )
+    metadata = event.asset_materialization.metadata
     month = str(metadata["reporting_month"].value) if "reporting_month" in metadata else ""
     as_at = str(metadata["as_at_date"].value) if "as_at_date" in metadata else ""
+    pack = Path(str(metadata["pack"].value)) if "pack" in metadata else None
+    scorecards = {
+        code: Path(path)
+        for code, path in (metadata["scorecards"].value if "scorecards" in metadata else {}).items()
+    }
     try:
-        sent = send_report(settings, pdf, _month_title(month), as_at or None)
-    except DeliveryError as exc:
+        recipients = delivery.load_recipients(settings)
+        outcomes = delivery.deliver(
+            settings, recipients, month, pack, scorecards, as_at or None, log=context.log.info
+        )
+    except delivery.DeliveryError as exc:
         raise dg.Failure(description=f"The report was built but not emailed: {exc}") from exc
-    context.log.info(f"emailed {pdf.name} to {', '.join(sent.recipients)}")
+    try:
+        with warehouse_connection(duckdb) as con:
+            delivery.record(con, context.run_id, month, outcomes)
+    except Exception as exc:  # the messages went: a failed audit write must not hide that
+        context.log.warning(f"the deliveries were not recorded in audit.report_deliveries: {exc}")
+    failed = [o for o in outcomes if o.status != "SENT"]
     yield dg.MaterializeResult(
         metadata={
-            "recipients": dg.MetadataValue.json(list(sent.recipients)),
-            "pdf": dg.MetadataValue.path(str(sent.pdf_path)),
-            "message_id": dg.MetadataValue.text(sent.message_id),
+            "reporting_month": dg.MetadataValue.text(month),
+            "sent": dg.MetadataValue.int(len(outcomes) - len(failed)),
+            "failed": dg.MetadataValue.int(len(failed)),
+            "deliveries": dg.MetadataValue.json(
+                [
+                    {"recipient": o.email, "file": o.file_name, "status": o.status,
+                     "attempts": o.attempts, "error": o.error}
+                    for o in outcomes
+                ]
+            ),
         }
     )
-
-
-def _month_title(label: str) -> str:
-    """`2025-09` -> `September 2025` (the label as it is when it is not a month)."""
-    try:
-        return dt.datetime.strptime(label, "%Y-%m").strftime("%B %Y")
-    except ValueError:
-        return label
+    if failed:
+        raise dg.Failure(
+            description=f"{len(failed)} of {len(outcomes)} recipients were not sent their PDF: "
+            + "; ".join(f"{o.email} ({o.file_name}): {o.error}" for o in failed)
+        )

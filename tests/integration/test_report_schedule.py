@@ -80,42 +80,57 @@ def _settings_resource() -> dict:
     return {"icw_settings": IcwSettings.of(Settings.from_env())}
 
 
-def test_the_email_step_sends_the_pdf_the_report_step_recorded(tmp_path: Path, monkeypatch):
-    pdf = tmp_path / "reports" / "icw-report-2025-09.pdf"
-    pdf.parent.mkdir()
-    pdf.write_bytes(b"%PDF-1.7\nthe pack\n%%EOF\n")
+def test_the_email_step_sends_the_pdfs_this_runs_report_step_recorded(
+    tmp_path: Path, monkeypatch
+):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    pack = reports / "icw-pack-2025-09.pdf"
+    pack.write_bytes(b"%PDF-1.7\nthe pack\n%%EOF\n")
+    card = reports / "icw-scorecard-WM01-2025-09.pdf"
+    card.write_bytes(b"%PDF-1.7\nWM01\n%%EOF\n")
+    recipients = tmp_path / "recipients.csv"
+    recipients.write_text("pack,ldu_code,email,name\n"
+                          "DIVISION,,head.of.service@example.org,Head\n"
+                          "LDU,WM01,head.wm01@example.org,Head of WM01\n")
+
+    @dg.asset(key=REPORT_KEY)
+    def report_site() -> dg.MaterializeResult:  # a stand-in, recording what the real one does
+        return dg.MaterializeResult(metadata={
+            "pack": dg.MetadataValue.path(str(pack)),
+            "scorecards": dg.MetadataValue.json({"WM01": str(card)}),
+            "reporting_month": "2025-09", "as_at_date": "2025-10-03"})
+
     inbox, port = _Inbox(), _free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     monkeypatch.setenv("ICW_HOME", str(tmp_path))
     monkeypatch.setenv("ICW_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("ICW_SMTP_PORT", str(port))
-    monkeypatch.setenv("ICW_REPORT_RECIPIENTS", "head.of.service@example.org")
+    monkeypatch.setenv("ICW_REPORT_RECIPIENTS_FILE", str(recipients))
+    monkeypatch.delenv("ICW_REPORT_RECIPIENTS", raising=False)
     try:
         with dg.DagsterInstance.ephemeral() as instance:
-            instance.report_runless_asset_event(
-                dg.AssetMaterialization(
-                    asset_key=REPORT_KEY,
-                    metadata={
-                        "pdf": dg.MetadataValue.path(str(pdf)),
-                        "reporting_month": "2025-09",
-                        "as_at_date": "2025-10-03",
-                    },
-                )
-            )
-            result = dg.materialize([report_emailed], instance=instance,
-                                    resources=_settings_resource())
+            result = dg.materialize([report_site, report_emailed], instance=instance,
+                                    resources=_resources(tmp_path))
     finally:
         controller.stop()
 
     assert result.success
-    [(recipients, message)] = inbox.messages
-    assert recipients == ["head.of.service@example.org"]
-    assert message["Subject"] == "ICW monthly report: September 2025"
-    [attachment] = list(message.iter_attachments())
-    assert attachment.get_content() == pdf.read_bytes()
-    [event] = result.get_asset_materialization_events()
-    assert event.asset_key == DELIVERY_KEY
+    sent = {tuple(recipients): message for recipients, message in inbox.messages}
+    assert set(sent) == {("head.of.service@example.org",), ("head.wm01@example.org",)}
+    [attachment] = list(sent[("head.wm01@example.org",)].iter_attachments())
+    assert attachment.get_content() == card.read_bytes()
+    assert sent[("head.of.service@example.org",)]["Subject"] == (
+        "ICW monthly report: September 2025 (division pack)")
+    assert DELIVERY_KEY in {e.asset_key for e in result.get_asset_materialization_events()}
+
+
+def _resources(home: Path) -> dict:
+    from dagster_duckdb import DuckDBResource
+
+    return {**_settings_resource(),
+            "duckdb": DuckDBResource(database=str(home / "warehouse.duckdb"))}
 
 
 def test_without_email_settings_nothing_is_sent_or_materialised(tmp_path: Path, monkeypatch):
@@ -124,7 +139,7 @@ def test_without_email_settings_nothing_is_sent_or_materialised(tmp_path: Path, 
     monkeypatch.delenv("ICW_REPORT_RECIPIENTS", raising=False)
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize([report_emailed], instance=instance,
-                                resources=_settings_resource())
+                                resources=_resources(tmp_path))
     assert result.success
     assert result.get_asset_materialization_events() == []
 
