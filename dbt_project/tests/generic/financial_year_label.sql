@@ -5,7 +5,7 @@
 with labels as (
     select
         {{ column_name }} as label,
-        try_cast(left({{ column_name }}, 4) as integer) as start_year
+        try_cast(substr({{ column_name }}, 1, 4) as integer) as start_year
     from {{ model }}
     where {{ column_name }} is not null
 )
@@ -16,5 +16,6 @@ where
     length(label) <> 7
     or start_year is null
     or substr(label, 5, 1) <> '-'
-    or right(label, 2) <> right(cast(start_year + 1 as varchar), 2)
+    or substr(label, 6, 2)
+    <> {{ dbt.right('cast(start_year + 1 as ' ~ dbt.type_string() ~ ')', '2') }}
 {% endtest %}

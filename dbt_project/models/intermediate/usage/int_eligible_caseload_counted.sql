@@ -206,7 +206,7 @@ division_rows as (
         periods_to_build.period_type,
         periods_to_build.period,
         true as is_division_total,
-        cast(null as varchar) as ldu_code,
+        cast(null as {{ dbt.type_string() }}) as ldu_code,
         interventions.intervention_code,
         coalesce(division_counts.eligible_caseload, 0) as eligible_caseload
     from periods_to_build

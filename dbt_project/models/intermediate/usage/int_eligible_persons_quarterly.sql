@@ -81,7 +81,7 @@ built as (
     from (
         select
             cast(null as bigint) as built_from_load_id,
-            cast(null as varchar) as built_from_fingerprint
+            cast(null as {{ dbt.type_string() }}) as built_from_fingerprint
         union all by name
         select * from {{ this }}
     ) as built_rows
