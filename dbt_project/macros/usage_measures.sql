@@ -20,6 +20,7 @@
 
 {% macro usage_measures(by_ldu) %}
 {% set ldu = 'ldu_code, ' if by_ldu else '' %}
+{% set keys = ['period_type', 'period'] + (['ldu_code'] if by_ldu else []) + ['intervention_code'] %}
 with periods as (
     select * from {{ ref('int_periods_generated') }}
 ),
@@ -72,8 +73,10 @@ counted as (
         cast(coalesce(event_counts.timely_starts, 0) as bigint) as timely_starts,
         cast(event_counts.median_days_to_start as double) as median_days_to_start
     from spine
-    left join eligible_counts using (period_type, period, {{ ldu }}intervention_code)
-    left join event_counts using (period_type, period, {{ ldu }}intervention_code)
+    left join eligible_counts
+        on {{ equal_keys('spine', 'eligible_counts', keys) }}
+    left join event_counts
+        on {{ equal_keys('spine', 'event_counts', keys) }}
 ),
 
 final as (

@@ -38,7 +38,10 @@ compared as (
             when 'TIMELY_START_RATE' then measures.starts
         end as expected_denominator
     from flags
-    inner join measures using (period_type, period, intervention_code, ldu_code)
+    inner join measures
+        on {{ equal_keys('flags', 'measures', [
+            'period_type', 'period', 'intervention_code', 'ldu_code',
+        ]) }}
     where flags.measure in ('COMPLETION_RATE', 'TIMELY_START_RATE')
 ),
 
@@ -54,7 +57,10 @@ caseload_compared as (
         measures.eligible_caseload as expected_numerator,
         cast(null as double) as expected_denominator
     from measures
-    left join standardised using (period_type, period, intervention_code, ldu_code)
+    left join standardised
+        on {{ equal_keys('measures', 'standardised', [
+            'period_type', 'period', 'intervention_code', 'ldu_code',
+        ]) }}
 )
 
 select * from compared

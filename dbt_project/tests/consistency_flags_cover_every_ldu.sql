@@ -43,15 +43,17 @@ flags as (
 )
 
 select
-    -- the keys of a full join's using are the non-null side's; expected.ldu_code and
-    -- flags.ldu_code stay each side's own (null where that side has no row)
-    period_type,
-    period,
-    intervention_code,
-    measure,
-    ldu_code,
+    -- the keys of the full join: the non-null side's; expected.ldu_code and flags.ldu_code
+    -- are each side's own (null where that side has no row)
+    coalesce(expected.period_type, flags.period_type) as period_type,
+    coalesce(expected.period, flags.period) as period,
+    coalesce(expected.intervention_code, flags.intervention_code) as intervention_code,
+    coalesce(expected.measure, flags.measure) as measure,
+    coalesce(expected.ldu_code, flags.ldu_code) as ldu_code,
     case when flags.ldu_code is null then 'MISSING' else 'UNEXPECTED' end as problem
 from expected
 full outer join flags
-    using (period_type, period, intervention_code, measure, ldu_code)
+    on {{ equal_keys('expected', 'flags', [
+        'period_type', 'period', 'intervention_code', 'measure', 'ldu_code',
+    ]) }}
 where expected.ldu_code is null or flags.ldu_code is null

@@ -21,7 +21,9 @@ primary_not_small as (
         'PRIMARY where the count is not 1 to 4, or not where it is' as problem
     from cells
     inner join counts
-        using (period_type, period, dimension, measure, row_key, column_key)
+        on {{ equal_keys('cells', 'counts', [
+            'period_type', 'period', 'dimension', 'measure', 'row_key', 'column_key',
+        ]) }}
     where
         (counts.cell_count between 1 and 4)
         <> coalesce(cells.count_suppression = 'PRIMARY', false)

@@ -26,7 +26,10 @@ select
     division.intervention_code,
     groups_summed.dimension
 from division
-left join groups_summed using (period_type, period, intervention_code)
+left join groups_summed
+    on {{ equal_keys('division', 'groups_summed', [
+        'period_type', 'period', 'intervention_code',
+    ]) }}
 where
     groups_summed.dimension is null
     or groups_summed.eligible_caseload <> division.eligible_caseload

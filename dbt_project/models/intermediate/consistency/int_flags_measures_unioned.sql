@@ -75,8 +75,14 @@ final as (
         spine.period_end,
         spine.is_partial
     from spine
-    left join proportions using (period_type, period, ldu_code, intervention_code)
-    left join ratios using (period_type, period, ldu_code, intervention_code)
+    left join proportions
+        on {{ equal_keys('spine', 'proportions', [
+            'period_type', 'period', 'ldu_code', 'intervention_code',
+        ]) }}
+    left join ratios
+        on {{ equal_keys('spine', 'ratios', [
+            'period_type', 'period', 'ldu_code', 'intervention_code',
+        ]) }}
 )
 
 select * from final

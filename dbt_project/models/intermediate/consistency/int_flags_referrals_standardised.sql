@@ -13,17 +13,19 @@ referrals as (
 
 cells as (
     select
-        -- the keys of a full join's using are the non-null side's
-        period_type,
-        period,
-        ldu_code,
-        intervention_code,
-        reoffending_band,
+        -- the keys of the full join: the non-null side's
+        coalesce(persons.period_type, referrals.period_type) as period_type,
+        coalesce(persons.period, referrals.period) as period,
+        coalesce(persons.ldu_code, referrals.ldu_code) as ldu_code,
+        coalesce(persons.intervention_code, referrals.intervention_code) as intervention_code,
+        coalesce(persons.reoffending_band, referrals.reoffending_band) as reoffending_band,
         coalesce(persons.eligible_persons, 0) as eligible_persons,
         coalesce(referrals.eligible_referrals, 0) as eligible_referrals
     from persons
     full outer join referrals
-        using (period_type, period, ldu_code, intervention_code, reoffending_band)
+        on {{ equal_keys('persons', 'referrals', [
+            'period_type', 'period', 'ldu_code', 'intervention_code', 'reoffending_band',
+        ]) }}
 ),
 
 division_rates as (
@@ -56,7 +58,9 @@ final as (
         ) as expected_referrals
     from cells
     inner join division_rates
-        using (period_type, period, intervention_code, reoffending_band)
+        on {{ equal_keys('cells', 'division_rates', [
+            'period_type', 'period', 'intervention_code', 'reoffending_band',
+        ]) }}
     group by cells.period_type, cells.period, cells.ldu_code, cells.intervention_code
 )
 

@@ -77,7 +77,8 @@ final as (
         loaded.built_from_load_id
     from latest_snapshots
     cross join loaded
-    inner join caseload using (snapshot_date, person_id)
+    inner join caseload
+        on {{ equal_keys('latest_snapshots', 'caseload', ['snapshot_date', 'person_id']) }}
 )
 
 select * from final

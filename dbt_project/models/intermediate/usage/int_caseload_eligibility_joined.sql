@@ -28,8 +28,10 @@ final as (
         caseload.ethnicity_group,
         caseload.age_band
     from caseload
-    inner join eligibility using (offence_category, reoffending_band)
-    inner join interventions using (intervention_code)
+    inner join eligibility
+        on {{ equal_keys('caseload', 'eligibility', ['offence_category', 'reoffending_band']) }}
+    inner join interventions
+        on {{ equal_keys('eligibility', 'interventions', ['intervention_code']) }}
     where interventions.eligible_gender = 'ANY' or caseload.gender = interventions.eligible_gender
 )
 

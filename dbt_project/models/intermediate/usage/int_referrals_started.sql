@@ -21,7 +21,8 @@ started as (
         referrals.*,
         coalesce(referrals.start_date, completions.completion_start_date) as programme_start_date
     from referrals
-    left join completions using (referral_id)
+    left join completions
+        on {{ equal_keys('referrals', 'completions', ['referral_id']) }}
 ),
 
 final as (
@@ -36,10 +37,13 @@ final as (
         ) as is_timely_start,
         eligibility.intervention_code is not null as is_eligible
     from started
-    left join interventions using (intervention_code)
-    -- eligibility.intervention_code stays the seed's column (null where no row matched)
+    left join interventions
+        on {{ equal_keys('started', 'interventions', ['intervention_code']) }}
+    -- eligibility.intervention_code is the seed's column (null where no row matched)
     left join eligibility
-        using (intervention_code, offence_category, reoffending_band)
+        on {{ equal_keys('started', 'eligibility', [
+            'intervention_code', 'offence_category', 'reoffending_band',
+        ]) }}
 )
 
 select * from final

@@ -122,7 +122,8 @@ grouped as (
         person_groups.ethnicity_group,
         person_groups.age_band
     from counted_people
-    left join person_groups using (period, person_id)
+    left join person_groups
+        on {{ equal_keys('counted_people', 'person_groups', ['period', 'person_id']) }}
 ),
 
 {#- The dimensions, each with the column of int_person_groups_selected that holds its group. -#}
@@ -173,7 +174,9 @@ counted as (
         cast(coalesce(group_counts.non_completions, 0) as bigint) as non_completions
     from spine
     left join group_counts
-        using (period, intervention_code, dimension, group_value)
+        on {{ equal_keys('spine', 'group_counts', [
+            'period', 'intervention_code', 'dimension', 'group_value',
+        ]) }}
 ),
 
 final as (

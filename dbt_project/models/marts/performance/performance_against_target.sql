@@ -85,7 +85,10 @@ actuals as (
             end as double
         ) as actual
     from spine
-    left join year_measures using (financial_year, ldu_code, intervention_code)
+    left join year_measures
+        on {{ equal_keys('spine', 'year_measures', [
+            'financial_year', 'ldu_code', 'intervention_code',
+        ]) }}
 ),
 
 targeted as (
@@ -94,13 +97,17 @@ targeted as (
         cast(targets.target as double) as target,
         cast(
             case
-                when actuals.is_count then cast(targets.target as double) * actuals.months_elapsed / 12.0
+                when actuals.is_count
+                    then cast(targets.target as double) * actuals.months_elapsed / 12.0
                 else targets.target
             end as double
         ) as target_to_date,
         targets.target is not null as has_target
     from actuals
-    left join targets using (financial_year, ldu_code, intervention_code, measure)
+    left join targets
+        on {{ equal_keys('actuals', 'targets', [
+            'financial_year', 'ldu_code', 'intervention_code', 'measure',
+        ]) }}
 ),
 
 final as (
