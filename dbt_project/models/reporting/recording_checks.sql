@@ -1,6 +1,7 @@
 -- What each recording check of marts.data_quality_issues finds (docs/metrics.md), in words, for the
 -- report's pages. STALE_STATUS names the project's var stale_status_days, the number the check
 -- itself uses (int_dq_completions_checked), so the words and the check cannot disagree.
+-- An apostrophe is chr(39): Spark reads 'LDU''s' as two adjacent literals, 'LDUs'.
 with listed as (
     select
         1 as check_order,
@@ -40,7 +41,7 @@ with listed as (
         'INELIGIBLE_REFERRAL' as check_code,
         'Ineligible referral' as check_name,
         'A referral whose offence category and likelihood of reoffending are outside the '
-        || 'intervention''s eligibility.' as what_it_finds
+        || 'intervention' || chr(39) || 's eligibility.' as what_it_finds
     union all
     select
         7 as check_order,
@@ -57,8 +58,9 @@ with listed as (
     select
         9 as check_order,
         'NOT_ON_CASELOAD' as check_code,
-        'Not on the LDU''s caseload' as check_name,
-        'A referral for a person in none of the LDU''s caseload snapshots in the month '
+        'Not on the LDU' || chr(39) || 's caseload' as check_name,
+        'A referral for a person in none of the LDU' || chr(39)
+        || 's caseload snapshots in the month '
         || 'before, of or after the referral.' as what_it_finds
 ),
 
