@@ -122,7 +122,7 @@ class RunSummary:
         if self.report:
             out.append(f"  Report: {self.report}")
         if self.report_pdf:
-            out.append(f"  PDF: {self.report_pdf}")
+            out.append(f"  Division pack: {self.report_pdf} (scorecards beside it)")
         return out
 
     @property
@@ -373,6 +373,6 @@ def run_refresh(
     if with_report or only_report:
         summary.report = settings.reports_dir / "site" / "index.html"
         # The pack just built: named by its reporting month, so the newest name is the latest.
-        pdfs = sorted(settings.reports_dir.glob("icw-report-*.pdf"))
+        pdfs = sorted(settings.reports_dir.glob("icw-pack-*.pdf"))
         summary.report_pdf = pdfs[-1] if pdfs else None
     return summary

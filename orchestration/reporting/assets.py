@@ -22,15 +22,17 @@ DELIVERY_KEY = dg.AssetKey(["report", "emailed"])
     deps=[PUBLISHED_KEY],
     group_name="reporting",
     description=(
-        "The senior managers' report (Evidence) in $ICW_HOME/reports/site and its PDF pack, "
-        "$ICW_HOME/reports/icw-report-<YYYY-MM>.pdf. A failed build keeps the last good ones."
+        "The senior managers' report (Evidence) in $ICW_HOME/reports/site, the division pack "
+        "$ICW_HOME/reports/icw-pack-<YYYY-MM>.pdf and one scorecard per LDU, "
+        "$ICW_HOME/reports/icw-scorecard-<LDU>-<YYYY-MM>.pdf. A failed build keeps the last "
+        "good ones."
     ),
     kinds={"evidence", "pdf"},
 )
 def report_site(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, icw_settings: IcwSettings
 ) -> dg.MaterializeResult:
-    """Checkpoint the warehouse so its file is complete, then build the site and PDF from a copy."""
+    """Checkpoint the warehouse so its file is complete, then build site and PDFs from a copy."""
     settings = icw_settings.get()
     # a stop kills Evidence's and Chromium's processes (reporting/site.py); the last report stays
     with stoppable(context):
@@ -55,8 +57,12 @@ def report_site(
     return dg.MaterializeResult(
         metadata={
             "site": dg.MetadataValue.path(str(result.site_dir)),
-            "pdf": dg.MetadataValue.path(str(result.pdf_path)),
-            "pdf_pages": dg.MetadataValue.int(result.pdf_pages),
+            "pack": dg.MetadataValue.path(str(result.pack_path)),
+            "pack_pages": dg.MetadataValue.int(result.pack_pages),
+            # LDU code -> its scorecard's path
+            "scorecards": dg.MetadataValue.json(
+                {code: str(path) for code, path in result.scorecards.items()}
+            ),
             "reporting_month": dg.MetadataValue.text(facts.month_label if facts else ""),
             "as_at_date": dg.MetadataValue.text(
                 facts.as_at_date.isoformat() if facts and facts.as_at_date else ""

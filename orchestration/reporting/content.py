@@ -106,10 +106,21 @@ def templated_routes(facts: ReportFacts) -> list[str]:
     ]
 
 
+def prerendered_templated_routes(facts: ReportFacts) -> list[str]:
+    """One page of each template: SvelteKit fails a build that prerenders no page of a route.
+
+    The others are rendered in the browser from the site's fallback page (reports/svelte.config.js).
+    """
+    return [f"/ldus/{code}/" for code, _ in facts.ldus[:1]] + [
+        f"/interventions/{code}/" for code, _ in facts.interventions[:1]
+    ]
+
+
 def write_prerender_entries(project_dir: Path, facts: ReportFacts) -> Path:
     """Tell the Evidence build which templated pages to prerender (svelte.config.js reads it)."""
     target = project_dir / PRERENDER_ENTRIES
-    target.write_text(json.dumps(templated_routes(facts), indent=1) + "\n", encoding="utf-8")
+    target.write_text(json.dumps(prerendered_templated_routes(facts), indent=1) + "\n",
+                      encoding="utf-8")
     return target
 
 
@@ -196,37 +207,54 @@ def write_methods_page(project_dir: Path, source: Path) -> Path:
 
 @dataclass(frozen=True)
 class Section:
-    """One part of the PDF pack: a title for the contents and bookmarks, and its pages."""
+    """One part of a PDF: a title for the contents and bookmarks, and the pages it prints."""
 
     title: str
     routes: tuple[str, ...]
-    labels: tuple[str, ...] = ()  # one per route, for the bookmarks of a many-page section
 
 
-def pdf_sections(facts: ReportFacts) -> list[Section]:
-    """The PDF's sections in reading order (the cover comes before them)."""
+#: Routes printed for the division pack get this class on their root element: CSS in the
+#: layout leaves out what follows a `pack-omit` marker (the funnel plots on /consistency/).
+PACK_CLASS = "icw-pack"
+
+
+def pack_file_name(facts: ReportFacts) -> str:
+    """`icw-pack-2025-09.pdf`: one per reporting month, so earlier months' packs are kept."""
+    return f"icw-pack-{facts.month_label}.pdf"
+
+
+def scorecard_file_name(facts: ReportFacts, ldu_code: str) -> str:
+    """`icw-scorecard-WM01-2025-09.pdf`: the LDU's code, then the reporting month."""
+    return f"icw-scorecard-{ldu_code}-{facts.month_label}.pdf"
+
+
+def pack_sections() -> list[Section]:
+    """The division pack's sections in reading order, after its cover; the LDU index ends it."""
     return [
         Section("Division overview", ("/",)),
         Section("Performance against target", ("/performance/",)),
-        Section("Consistency", ("/consistency/",)),
-        Section(
-            "LDU scorecards",
-            tuple(f"/ldus/{code}/" for code, _ in facts.ldus),
-            tuple(name for _, name in facts.ldus),
-        ),
-        Section(
-            "Interventions",
-            tuple(f"/interventions/{code}/" for code, _ in facts.interventions),
-            tuple(name for _, name in facts.interventions),
-        ),
+        Section("Current findings", ("/consistency/",)),
         Section("Data quality", ("/data-quality/",)),
-        Section("Diversity", ("/diversity/",)),
-        Section("Methods", ("/methods/",)),
+        Section("Method note", ("/method-note/",)),
     ]
 
 
+def scorecard_route(ldu_code: str) -> str:
+    """The LDU's page, printed as its scorecard."""
+    return f"/ldus/{ldu_code}/"
+
+
+def checked_routes(facts: ReportFacts) -> list[str]:
+    """Pages that are neither prerendered nor printed, opened once so their queries are checked.
+
+    Templated pages are left to the browser (svelte.config.js prerenders one of each); the LDU
+    pages are all printed as scorecards, the intervention pages only loaded.
+    """
+    return [f"/interventions/{code}/" for code, _ in facts.interventions]
+
+
 def missing_pages(site_dir: Path, facts: ReportFacts) -> list[str]:
-    """Routes the PDF needs that the built site does not have (each is `<route>/index.html`)."""
-    routes = [route for section in pdf_sections(facts) for route in section.routes]
-    routes += ["/ldus/", "/interventions/"]
+    """Prerendered routes the report needs that the built site lacks (`<route>/index.html`)."""
+    routes = [route for section in pack_sections() for route in section.routes]
+    routes += ["/ldus/", "/interventions/", "/diversity/", "/methods/"]
     return [r for r in routes if not (site_dir / r.strip("/") / "index.html").is_file()]

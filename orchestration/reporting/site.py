@@ -1,11 +1,12 @@
-"""Build the Evidence report from the warehouse and publish it with its PDF, or change nothing.
+"""Build the Evidence report from the warehouse and publish it with its PDFs, or change nothing.
 
 The steps: copy the warehouse into the report's source folder (publishing.py), write the pages
 generated from the warehouse and the docs (content.py), run Evidence's npm steps and check what
-they hide (evidence.py), print the PDF pack from the finished build (pdf.py), then install the
-site and the PDF together. Templated pages are prerendered only when the build can find them:
-the routes are written for `svelte.config.js` from the warehouse copy, and every page the PDF
-needs must exist after the build. A failure at any step leaves the last good report in place.
+they hide (evidence.py), print the division pack and the LDUs' scorecards from the finished
+build with one browser (pdf.py, browser.py), then install the site and the PDFs together.
+Templated pages are left to the browser but one of each (svelte.config.js): the printer opens
+every page that was not prerendered once, so its queries are checked as the build checks the
+others. A failure at any step leaves the last good report in place.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from orchestration.reporting.content import (
     METHODS_SOURCE,
     ReportContentError,
     ReportFacts,
+    checked_routes,
     missing_pages,
-    pdf_sections,
+    pack_file_name,
     read_facts,
+    scorecard_file_name,
     write_methods_page,
     write_prerender_entries,
 )
@@ -41,7 +44,7 @@ from orchestration.reporting.evidence import (
     npm_env,
     run_step,
 )
-from orchestration.reporting.pdf import PdfError, build_pdf_pack, find_chromium
+from orchestration.reporting.pdf import PdfError, find_chromium, print_reports
 from orchestration.reporting.publishing import copy_warehouse, install_site, project_lock
 
 WAREHOUSE_COPY = "warehouse.duckdb"
@@ -50,25 +53,22 @@ WAREHOUSE_COPY = "warehouse.duckdb"
 
 @dataclass(frozen=True)
 class ReportResult:
-    """What a build produced: the published site and PDF, and how long each step took."""
+    """What a build produced: the published site and PDFs, and how long each step took."""
 
     site_dir: Path
     seconds: dict[str, float] = field(default_factory=dict)
     log_file: Path | None = None
-    pdf_path: Path | None = None
-    pdf_pages: int = 0
+    pack_path: Path | None = None
+    pack_pages: int = 0
+    scorecards: dict[str, Path] = field(default_factory=dict)  # by LDU code
+    scorecard_pages: dict[str, int] = field(default_factory=dict)
     facts: ReportFacts | None = None
 
 
-def pdf_name(facts: ReportFacts) -> str:
-    """The PDF's file name: one per reporting month, so earlier months' packs are kept."""
-    return f"icw-report-{facts.month_label}.pdf"
-
-
 def last_good_report(out_dir: Path) -> str:
-    """Say what a reader still has after a failed build: the published site and newest PDF."""
+    """Say what a reader still has after a failed build: the published site and newest pack."""
     site = out_dir / "site" / "index.html"
-    pdfs = sorted(out_dir.glob("icw-report-*.pdf"))
+    pdfs = sorted(out_dir.glob("icw-pack-*.pdf"))
     if not site.is_file() and not pdfs:
         return "there is no earlier report to keep"
     parts = []
@@ -76,7 +76,7 @@ def last_good_report(out_dir: Path) -> str:
         built = time.strftime("%Y-%m-%d %H:%M", time.localtime(site.stat().st_mtime))
         parts.append(f"the site built {built} ({site.parent})")
     if pdfs:
-        parts.append(f"the PDF {pdfs[-1]}")
+        parts.append(f"the division pack {pdfs[-1]} and its scorecards")
     return "the last good report stays in place: " + " and ".join(parts)
 
 
@@ -88,17 +88,20 @@ def build_report(
     methods_file: Path | None = None,
     with_pdf: bool = True,
 ) -> ReportResult:
-    """Build the report from `warehouse`; publish it as `out_dir/site` and the PDF pack beside it.
+    """Build the report from `warehouse`; publish it as `out_dir/site` with the PDFs beside it.
 
     The caller makes sure the warehouse file is complete (checkpointed, no writer mid-run); this
     function only copies it. Builds of the same project are serialised by a lock file, because
     Evidence works in fixed folders inside the project. The full output of the npm steps is
-    written to `out_dir/report-build.log`. The PDF is `out_dir/icw-report-<YYYY-MM>.pdf`, named
-    by the reporting month; `with_pdf=False` skips it (the site alone, for quick checks).
+    written to `out_dir/report-build.log`. The PDFs are the division pack
+    `out_dir/icw-pack-<YYYY-MM>.pdf` and one scorecard per LDU,
+    `out_dir/icw-scorecard-<LDU>-<YYYY-MM>.pdf`, named by the reporting month. `with_pdf=False`
+    skips the browser (the site alone, for quick checks; the pages left to the browser are
+    then not checked).
 
     Raises:
         ReportBuildError: a precondition is missing or a step failed; the published site and
-            PDF, if any, are untouched.
+            PDFs, if any, are untouched.
     """
     project_dir = (project_dir or default_project_dir()).resolve()
     methods_file = (methods_file or METHODS_SOURCE).resolve()
@@ -116,7 +119,8 @@ def build_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     log_file = out_dir / "report-build.log"
     seconds: dict[str, float] = {}
-    staged_pdf: Path | None = None
+    staging = out_dir / f".pdfs-{uuid.uuid4().hex}.tmp"
+    printed = None
 
     try:
         with project_lock(project_dir, log), log_file.open("w", encoding="utf-8") as log_stream:
@@ -163,32 +167,38 @@ def build_report(
                     + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
                 )
 
-            pack = None
-            if with_pdf:
+            if chromium is not None:
                 started = time.monotonic()
-                staged_pdf = out_dir / f".{pdf_name(facts)}.{uuid.uuid4().hex}.staged"
-                pack = build_pdf_pack(
-                    built, staged_pdf, facts, pdf_sections(facts), chromium=chromium, log=log
+                printed = print_reports(
+                    built, staging, facts, chromium, check_routes=checked_routes(facts), log=log
                 )
                 seconds["pdf"] = time.monotonic() - started
-                log(f"report: printed {pack.pages} PDF pages in {seconds['pdf']:.1f} s")
+                cards = printed.scorecards.values()
+                log(
+                    f"report: printed the pack ({printed.pack.pages} pages, "
+                    f"{printed.pack.size / 1e6:.2f} MB) and {len(cards)} scorecards (at most "
+                    f"{max((c.pages for c in cards), default=0)} pages, "
+                    f"{max((c.size for c in cards), default=0) / 1e6:.2f} MB) "
+                    f"in {seconds['pdf']:.1f} s"
+                )
 
             started = time.monotonic()
             site_dir = install_site(built, out_dir)
-            pdf_path = None
-            if staged_pdf is not None:
-                pdf_path = out_dir / pdf_name(facts)
-                os.replace(staged_pdf, pdf_path)
-                staged_pdf = None
+            pack_path, scorecards = None, {}
+            if printed is not None:  # each file renamed into place, after the site
+                for code, card in printed.scorecards.items():
+                    scorecards[code] = out_dir / scorecard_file_name(facts, code)
+                    os.replace(card.path, scorecards[code])
+                pack_path = out_dir / pack_file_name(facts)
+                os.replace(printed.pack.path, pack_path)
             seconds["install"] = time.monotonic() - started
     except (ReportContentError, PdfError) as exc:
         raise ReportBuildError(str(exc), getattr(exc, "output", "")) from exc
     finally:
-        if staged_pdf is not None:
-            staged_pdf.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
     log(
         f"report: published {site_dir}"
-        + (f" and {pdf_path}" if pdf_path else "")
+        + (f", {pack_path} and {len(scorecards)} scorecards" if pack_path else "")
         + " ("
         + ", ".join(f"{step} {value:.1f} s" for step, value in seconds.items())
         + ")"
@@ -197,9 +207,11 @@ def build_report(
         site_dir=site_dir,
         seconds=seconds,
         log_file=log_file,
-        pdf_path=pdf_path,
-        pdf_pages=pack.pages if pack else 0,
+        pack_path=pack_path,
+        pack_pages=printed.pack.pages if printed else 0,
+        scorecards=scorecards,
+        scorecard_pages={code: c.pages for code, c in printed.scorecards.items()}
+        if printed
+        else {},
         facts=facts,
     )
-
-

@@ -11,10 +11,14 @@ import pytest
 from orchestration.reporting.content import (
     ReportContentError,
     ReportFacts,
+    checked_routes,
     methods_page,
     missing_pages,
-    pdf_sections,
+    pack_file_name,
+    pack_sections,
+    prerendered_templated_routes,
     read_facts,
+    scorecard_file_name,
     templated_routes,
     write_methods_page,
 )
@@ -72,24 +76,36 @@ def test_every_ldu_and_intervention_has_a_route():
     assert templated_routes(FACTS) == ["/ldus/WM03/", "/ldus/EM01/", "/interventions/TSP/"]
 
 
-def test_the_pdf_sections_cover_every_page_in_reading_order():
-    sections = pdf_sections(FACTS)
+def test_one_page_of_each_template_is_prerendered_and_the_rest_are_checked_in_the_browser():
+    assert prerendered_templated_routes(FACTS) == ["/ldus/WM03/", "/interventions/TSP/"]
+    # the LDU pages are all printed (scorecards); the intervention pages are only opened
+    assert checked_routes(FACTS) == ["/interventions/TSP/"]
+
+
+def test_the_pack_has_its_sections_in_reading_order():
+    sections = pack_sections()
     assert [s.title for s in sections] == [
-        "Division overview", "Performance against target", "Consistency", "LDU scorecards",
-        "Interventions", "Data quality", "Diversity", "Methods",
+        "Division overview", "Performance against target", "Current findings", "Data quality",
+        "Method note",
     ]
-    scorecards = sections[3]
-    assert scorecards.routes == ("/ldus/WM03/", "/ldus/EM01/")
-    assert scorecards.labels == ("Coventry", "Derby City")
+    assert [s.routes for s in sections] == [
+        ("/",), ("/performance/",), ("/consistency/",), ("/data-quality/",), ("/method-note/",),
+    ]
+
+
+def test_the_pdfs_are_named_by_month_and_ldu():
+    assert pack_file_name(FACTS) == "icw-pack-2025-09.pdf"
+    assert scorecard_file_name(FACTS, "WM01") == "icw-scorecard-WM01-2025-09.pdf"
 
 
 def test_missing_pages_are_listed(tmp_path):
     site = tmp_path / "site"
-    for route in ("", "performance", "consistency", "ldus", "ldus/WM03", "interventions",
-                  "interventions/TSP", "data-quality", "diversity", "methods"):
+    for route in ("", "performance", "consistency", "ldus", "interventions", "data-quality",
+                  "diversity"):
         (site / route).mkdir(parents=True, exist_ok=True)
         (site / route / "index.html").write_text("<html></html>")
-    assert missing_pages(site, FACTS) == ["/ldus/EM01/"]
+    # templated pages are left to the browser: only the prerendered routes must exist
+    assert missing_pages(site, FACTS) == ["/method-note/", "/methods/"]
 
 
 def test_methods_page_keeps_the_text_and_runs_no_query():
