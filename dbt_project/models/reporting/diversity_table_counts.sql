@@ -102,10 +102,11 @@ final as (
                 tabulated.period,
                 tabulated.dimension,
                 tabulated.measure
+            -- nulls last written out: Spark sorts them first in ascending order
             order by
-                tabulated.is_total_row,
-                lower(coalesce(interventions.intervention_name, tabulated.row_key)),
-                tabulated.row_key
+                tabulated.is_total_row nulls last,
+                lower(coalesce(interventions.intervention_name, tabulated.row_key)) nulls last,
+                tabulated.row_key nulls last
         ) as row_order,
         dense_rank() over (
             partition by
@@ -114,9 +115,9 @@ final as (
                 tabulated.dimension,
                 tabulated.measure
             order by
-                tabulated.is_total_column,
+                tabulated.is_total_column nulls last,
                 coalesce(group_orders.display_order, 999),
-                tabulated.column_key
+                tabulated.column_key nulls last
         ) as column_order
     from tabulated
     left join interventions

@@ -36,7 +36,7 @@ ranked as (
         *,
         row_number() over (
             partition by check_code, ldu_code, period
-            order by referral_id
+            order by referral_id nulls last
         ) as id_rank,
         count(*) over (partition by check_code, ldu_code, period) as record_count
     from labelled
