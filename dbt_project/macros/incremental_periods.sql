@@ -14,8 +14,13 @@
 {#- The watermark an incremental model keeps in every row it builds, built_from_load_id: the
     largest load_id of the caseload files this build read. -#}
 {% macro caseload_watermark() -%}
+    {%- if target.type == 'duckdb' -%}
     select max(load_id) as built_from_load_id
     from ({{ loaded_caseload_files() }}) as loaded_files
+    {%- else -%}
+    {#- another engine has no audit.loads, and its incremental models are plain tables -#}
+    select cast(null as bigint) as built_from_load_id
+    {%- endif -%}
 {%- endmacro %}
 
 {#- The months of the caseload snapshots loaded since the incremental model was last built

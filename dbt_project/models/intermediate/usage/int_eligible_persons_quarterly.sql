@@ -18,8 +18,10 @@
 -- eligibility rules (built_from_fingerprint: the rows of the eligibility and interventions
 -- seeds) or has no watermark. A change to this SQL or to the SQL upstream needs
 -- `--full-refresh`, which dbt does not detect by itself (docs/benchmarks.md, Issue 12).
+{#- Incremental on DuckDB only, where audit.loads is: on another engine (Spark, Athena) a
+    plain table, rebuilt whole by every build (docs/portable-sql.md). -#}
 {{ config(
-    materialized='incremental',
+    materialized='incremental' if target.type == 'duckdb' else 'table',
     incremental_strategy='delete+insert',
     unique_key='financial_quarter',
     on_schema_change='sync_all_columns',
@@ -45,6 +47,7 @@ quarter_months as (
 
 fingerprint as (
     -- the eligibility rules the quarters are computed with
+    {%- if target.type == 'duckdb' %}
     select
         md5(
             (
@@ -65,6 +68,10 @@ fingerprint as (
                 from {{ ref('interventions') }}
             )
         ) as built_from_fingerprint
+    {%- else %}
+    -- (no fingerprint where the table is rebuilt whole)
+    select cast(null as {{ dbt.type_string() }}) as built_from_fingerprint
+    {%- endif %}
 ),
 
 {% if is_incremental() %}
