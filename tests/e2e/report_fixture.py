@@ -574,6 +574,13 @@ def write_fixture_warehouse(
 
     if with_reporting:
         run_dbt_reporting(path, dbt_work)
+        # what_changed reads the staging layer, which the fixture has not: the first report's row
+        contract = contracts["what_changed"]
+        first = {name: [None] for name, _ in contract.columns}
+        first.update(reporting_month=[reporting_month.strftime("%Y-%m")],
+                     change_kind=["NO_EARLIER_REPORT"])
+        with duckdb.connect(str(path)) as con:
+            _write_table(con, contract, pd.DataFrame(first))
 
     with duckdb.connect(str(path)) as con:
         publish_marts(con)
