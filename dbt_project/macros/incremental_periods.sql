@@ -31,3 +31,11 @@
     from ({{ loaded_caseload_files() }}) as loaded_files
     where load_id > (select coalesce(max(built_from_load_id), -1) from {{ this }})
 {%- endmacro %}
+
+{#- Whether this build of an incremental model adds to the table: on DuckDB only, where the
+    models are incremental (elsewhere they are tables), and asked in that order because dbt's
+    is_incremental() looks the table up, which another engine cannot do at compile time
+    without a session or AWS credentials. -#}
+{% macro incremental_build() -%}
+    {{ return(target.type == 'duckdb' and is_incremental()) }}
+{%- endmacro %}

@@ -27,7 +27,7 @@ year_months as (
     where period_type = 'YEAR'
 ),
 
-{% if is_incremental() %}
+{% if incremental_build() %}
 loaded_months as (
     {{ caseload_months_loaded_since_build() }}
 ),

@@ -31,7 +31,7 @@ interventions as (
     select intervention_code from {{ ref('interventions') }}
 ),
 
-{% if is_incremental() %}
+{% if incremental_build() %}
 loaded_months as (
     {{ caseload_months_loaded_since_build() }}
 ),

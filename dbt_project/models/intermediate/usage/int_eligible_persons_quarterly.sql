@@ -74,7 +74,7 @@ fingerprint as (
     {%- endif %}
 ),
 
-{% if is_incremental() %}
+{% if incremental_build() %}
 caseload_loads as (
     -- every caseload file that changed raw.caseload: its snapshot (as-at) date replaced whole
     {{ loaded_caseload_files() }}

@@ -97,7 +97,7 @@ final as (
         cast(sum(is_completion) as bigint) as completions,
         cast(sum(is_non_completion) as bigint) as non_completions,
         -- continuous median (NULLs are skipped)
-        {{ icw.median('days_to_start') }} as median_days_to_start,
+        {{ median('days_to_start') }} as median_days_to_start,
         grouping(ldu_code) = 1 as is_division_total
     from events
     group by grouping sets (

@@ -48,7 +48,7 @@ final as (
         ldu_code,
         period,
         cast(max(record_count) as bigint) as record_count,
-        {{ icw.sorted_array_agg('referral_id') }} as example_referral_ids
+        {{ sorted_array_agg('referral_id') }} as example_referral_ids
     from ranked
     where id_rank <= 5
     group by check_code, ldu_code, period
