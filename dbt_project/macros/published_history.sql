@@ -6,10 +6,10 @@
     they copy, when they are not there. -#}
 {% macro published_history_publications_ddl() -%}
     create table if not exists published_history.publications (
-        publication_id bigint not null,
-        reporting_month varchar not null,
+        publication_id {{ dbt.type_bigint() }},
+        reporting_month {{ dbt.type_string() }},
         data_as_at date,
-        published_at timestamp not null
+        published_at {{ dbt.type_timestamp() }}
     )
 {%- endmacro %}
 

@@ -186,7 +186,7 @@ figures_now as (
         select
             period_type,
             period,
-            cast(null as varchar) as ldu_code,
+            cast(null as {{ dbt.type_string() }}) as ldu_code,
             intervention_code,
             '{{ measure | upper }}' as measure,
             cast({{ measure }} as double) as figure_value
@@ -212,7 +212,7 @@ figures_before as (
         select
             division_measures_published.period_type,
             division_measures_published.period,
-            cast(null as varchar) as ldu_code,
+            cast(null as {{ dbt.type_string() }}) as ldu_code,
             division_measures_published.intervention_code,
             '{{ measure | upper }}' as measure,
             cast(division_measures_published.{{ measure }} as double) as figure_value
@@ -450,7 +450,7 @@ changes as (
         consecutive_quarters,
         value_before,
         value_now,
-        cast(null as varchar) as reason,
+        cast(null as {{ dbt.type_string() }}) as reason,
         cast(null as bigint) as late_records,
         cast(null as bigint) as restated_records
     from findings_with_runs
@@ -463,9 +463,9 @@ changes as (
         period_type,
         period_now,
         period_before,
-        cast(null as varchar) as level_now,
-        cast(null as varchar) as level_before,
-        cast(null as varchar) as direction,
+        cast(null as {{ dbt.type_string() }}) as level_now,
+        cast(null as {{ dbt.type_string() }}) as level_before,
+        cast(null as {{ dbt.type_string() }}) as direction,
         cast(null as integer) as consecutive_quarters,
         value_before,
         value_now,
@@ -488,22 +488,22 @@ with_baseline as (
 no_earlier_report as (
     select
         reporting_month.reporting_month,
-        cast(null as varchar) as baseline_reporting_month,
+        cast(null as {{ dbt.type_string() }}) as baseline_reporting_month,
         cast(null as timestamp) as baseline_published_at,
         'NO_EARLIER_REPORT' as change_kind,
-        cast(null as varchar) as ldu_code,
-        cast(null as varchar) as intervention_code,
-        cast(null as varchar) as measure,
-        cast(null as varchar) as period_type,
-        cast(null as varchar) as period_now,
-        cast(null as varchar) as period_before,
-        cast(null as varchar) as level_now,
-        cast(null as varchar) as level_before,
-        cast(null as varchar) as direction,
+        cast(null as {{ dbt.type_string() }}) as ldu_code,
+        cast(null as {{ dbt.type_string() }}) as intervention_code,
+        cast(null as {{ dbt.type_string() }}) as measure,
+        cast(null as {{ dbt.type_string() }}) as period_type,
+        cast(null as {{ dbt.type_string() }}) as period_now,
+        cast(null as {{ dbt.type_string() }}) as period_before,
+        cast(null as {{ dbt.type_string() }}) as level_now,
+        cast(null as {{ dbt.type_string() }}) as level_before,
+        cast(null as {{ dbt.type_string() }}) as direction,
         cast(null as integer) as consecutive_quarters,
         cast(null as double) as value_before,
         cast(null as double) as value_now,
-        cast(null as varchar) as reason,
+        cast(null as {{ dbt.type_string() }}) as reason,
         cast(null as bigint) as late_records,
         cast(null as bigint) as restated_records
     from reporting_month
