@@ -19,16 +19,24 @@ from orchestration.ingestion.checks import (
     expectation_checks,
 )
 from orchestration.reporting.assets import report_emailed, report_site
-from orchestration.transformation.assets import build_dbt_assets, build_publish_asset, mart_keys
+from orchestration.transformation.assets import (
+    build_dbt_assets,
+    build_publish_asset,
+    build_spark_assets,
+    mart_keys,
+)
 from orchestration.transformation.checks import consistency_checks, disclosure_checks
+from orchestration.transformation.spark import TARGET as SPARK_TARGET
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """Assemble the definitions for the given settings (the environment's by default)."""
     settings = settings or Settings.from_env()
-    dbt_models = build_dbt_assets()
+    # DuckDB builds with dbt-duckdb's Python models; Spark in two builds around the statistics
+    dbt_models = build_spark_assets() if settings.dbt_target == SPARK_TARGET \
+        else [build_dbt_assets()]
     return dg.Definitions(
-        assets=[landed_extracts, dbt_models, build_publish_asset(mart_keys(dbt_models)),
+        assets=[landed_extracts, *dbt_models, build_publish_asset(mart_keys(dbt_models)),
                 report_site, report_emailed],
         asset_checks=[every_row_accounted_for, caseload_arrived_within_35_days,
                       *expectation_checks, *consistency_checks, *disclosure_checks],

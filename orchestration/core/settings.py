@@ -58,6 +58,8 @@ class Settings:
     duckdb_memory_limit: str = DEFAULT_MEMORY_LIMIT
     #: Dagster's home (DAGSTER_HOME), when it is not $ICW_HOME/dagster.
     dagster_home_override: Path | None = None
+    #: The dbt target that builds the marts (ICW_DBT_TARGET): `warehouse` (DuckDB) or `spark`.
+    dbt_target: str = "warehouse"
 
     @property
     def archive_dir(self) -> Path:
@@ -78,6 +80,11 @@ class Settings:
     def dagster_home(self) -> Path:
         """Dagster's runs, logs and schedule state live beside the data they describe."""
         return self.dagster_home_override or self.home / "dagster"
+
+    @property
+    def spark_dir(self) -> Path:
+        """The Spark target's metastore, tables and exported Parquet sources (docs/spark.md)."""
+        return self.home / "spark"
 
     @property
     def lock_file(self) -> Path:
@@ -132,6 +139,7 @@ class Settings:
             dagster_home_override=(
                 Path(dagster_home).expanduser().resolve() if dagster_home else None
             ),
+            dbt_target=env.get("ICW_DBT_TARGET") or "warehouse",
         )
 
     def ensure_dirs(self) -> None:

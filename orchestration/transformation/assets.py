@@ -5,6 +5,8 @@ import contextlib
 import json
 import shutil
 import subprocess
+import sys
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from dagster_duckdb import DuckDBResource
 from orchestration.core import stopping
 from orchestration.core.resources import (
     DBT_PROJECT_DIR,
+    IcwDbtCliResource,
     IcwSettings,
     WarehouseLock,
     dbt_executable,
@@ -24,7 +27,7 @@ from orchestration.core.resources import (
 )
 from orchestration.core.stoppable import stop_point, stoppable
 from orchestration.core.warehouse import connect
-from orchestration.transformation import dbt_guard, incremental
+from orchestration.transformation import dbt_guard, incremental, spark
 from orchestration.transformation.dbt_tests import (
     SUMMARY_CHECK,
     BlockingTestsFailedError,
@@ -59,9 +62,12 @@ def ensure_manifest(project: DbtProject = DBT_PROJECT) -> None:
     manifest = Path(project.manifest_path)
     if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime(project):
         return
+    # each target parses into its own folder: the manifests differ (docs/spark.md)
+    target = ["--target", project.target, "--target-path", str(project.target_path)] \
+        if project.target else []
     subprocess.run(
         [dbt_executable(), "parse", "--project-dir", str(project.project_dir),
-         "--profiles-dir", str(project.profiles_dir), "--quiet"],
+         "--profiles-dir", str(project.profiles_dir), "--quiet", *target],
         check=True,
         cwd=project.project_dir,
     )
@@ -72,7 +78,12 @@ class IcwDbtTranslator(DagsterDbtTranslator):
 
     The blocking dbt tests are one asset check, SUMMARY_CHECK_KEY (orchestration.transformation.
     dbt_tests says why); warn-severity tests keep an asset check each, named as in dbt.
+    On Spark the second build (after the statistics) puts its summary on `summary_asset`.
     """
+
+    def __init__(self, summary_asset: dg.AssetKey = SUMMARY_ASSET, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.summary_asset = summary_asset
 
     def get_asset_check_spec(
         self,
@@ -87,7 +98,7 @@ class IcwDbtTranslator(DagsterDbtTranslator):
             return spec
         return dg.AssetCheckSpec(
             name=SUMMARY_CHECK,
-            asset=SUMMARY_ASSET,
+            asset=self.summary_asset,
             blocking=True,
             description=(
                 "Every blocking (error-severity) dbt test of the build, on every model: fails, "
@@ -178,14 +189,22 @@ def _record_incremental_build(warehouse: Path, invocation) -> None:
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, dbt_vars: list[str],
-           warehouse: Path):
+           warehouse: Path, project: DbtProject = DBT_PROJECT, finish=None):
     """`dbt build`, whose process stops when the refresh is stopped and dies with it.
 
     Models become Dagster outputs and warn tests checks, as dagster-dbt makes them; the
     blocking tests are not an event each but one summary check, read from run_results.json.
+    After a build whose blocking tests passed, `finish(invocation)` (by default: record the
+    incremental models' code in the warehouse).
     """
+    project_target = Path(project.manifest_path).parent
+    op_name = context.op_execution_context.op.name
+    run_target = None  # dagster-dbt's own folder, under the project's target/
+    if project is not DBT_PROJECT:  # under the target's own folder
+        run_target = project_target / f"{op_name}-{uuid.uuid4().hex[:7]}"
     with dbt_guard.parent_pid_for_child():  # the dbt-duckdb plugin makes dbt die with us
-        invocation = dbt.cli([*BUILD_ARGS, *dbt_vars], context=context, raise_on_error=False)
+        invocation = dbt.cli([*BUILD_ARGS, *dbt_vars], context=context, raise_on_error=False,
+                             target_path=run_target)
     process = invocation.process
     # dagster-dbt forwards an interrupt as SIGINT and waits 25 s by default: too long for a
     # supervisor's 30 s; stop_process() below ends a dbt that has not stopped by then.
@@ -198,9 +217,12 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, dbt_vars: lis
                 with contextlib.suppress(OSError):
                     process.stdout.close()
                 stopping.stop_process(process, DBT_STOP_SECONDS)
-    tidy_targets(Path(invocation.target_path), Path(DBT_PROJECT.manifest_path).parent)
+    tidy_targets(Path(invocation.target_path), project_target, prefix=op_name)
     yield from _summary_check(context, invocation)  # raises when a blocking test failed
-    _record_incremental_build(warehouse, invocation)
+    if finish is None:
+        _record_incremental_build(warehouse, invocation)
+    else:
+        finish(invocation)
 
 
 def _dagster_events(context: dg.AssetExecutionContext, invocation):
@@ -232,10 +254,11 @@ def _summary_check(context: dg.AssetExecutionContext, invocation):
         run_results = invocation.get_artifact("run_results.json")
         summary = summarise_tests(run_results, manifest, lambda uid: dbt_test_label(manifest, uid))
         broken = failed_nodes(run_results)
-        if SUMMARY_CHECK_KEY in context.selected_asset_check_keys and (
+        asset = getattr(invocation.dagster_dbt_translator, "summary_asset", SUMMARY_ASSET)
+        if dg.AssetCheckKey(asset, SUMMARY_CHECK) in context.selected_asset_check_keys and (
                 summary.outcomes or not summary.passed):
             yield dg.AssetCheckResult(
-                asset_key=SUMMARY_ASSET,
+                asset_key=asset,
                 check_name=SUMMARY_CHECK,
                 passed=summary.passed,
                 severity=dg.AssetCheckSeverity.ERROR,
@@ -265,7 +288,8 @@ def dbt_test_label(manifest: Mapping[str, Any], unique_id: str) -> str:
     return f"{key.asset_key.to_user_string()}:{name}" if key else name
 
 
-def tidy_targets(run_target: Path, project_target: Path, keep: int = KEEP_RUN_TARGETS) -> None:
+def tidy_targets(run_target: Path, project_target: Path, keep: int = KEEP_RUN_TARGETS,
+                 prefix: str = "icw_dbt_models") -> None:
     """After a build: keep its parse for the next run, and only the newest runs' folders.
 
     dagster-dbt gives every run its own target folder (about 14 MB) and seeds it with the
@@ -279,16 +303,17 @@ def tidy_targets(run_target: Path, project_target: Path, keep: int = KEEP_RUN_TA
         shutil.copyfile(parsed, project_target / (PARTIAL_PARSE + ".tmp"))
         (project_target / (PARTIAL_PARSE + ".tmp")).replace(project_target / PARTIAL_PARSE)
     runs = sorted(
-        (p for p in project_target.glob("icw_dbt_models-*") if p.is_dir()),
+        (p for p in project_target.glob(f"{prefix}-*") if p.is_dir()),
         key=lambda p: p.stat().st_mtime,
     )
     for old in runs[:-keep] if keep else runs:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def mart_keys(assets: dg.AssetsDefinition) -> list[dg.AssetKey]:
+def mart_keys(assets: dg.AssetsDefinition | list[dg.AssetsDefinition]) -> list[dg.AssetKey]:
     """The keys of the published models: the dbt models under models/marts and models/reporting."""
-    return sorted(k for k in assets.keys if k.path[0] in ("marts", "reporting"))
+    defs = assets if isinstance(assets, list) else [assets]
+    return sorted(k for a in defs for k in a.keys if k.path[0] in ("marts", "reporting"))
 
 def build_publish_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
     """An asset that runs only after every mart and its blocking tests succeeded."""
@@ -310,3 +335,91 @@ def build_publish_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         return dg.MaterializeResult(metadata={"tables": dg.MetadataValue.json(tables)})
 
     return published_marts
+
+
+# --- The same marts on Spark (ICW_DBT_TARGET=spark; docs/spark.md) -------------------------------
+
+SPARK_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR,
+                           target=spark.TARGET, target_path=Path("target") / spark.TARGET)
+#: the dbt models that read the statistics, and everything downstream of them
+STATISTICS_SELECTION = "tag:statistics+"
+#: the second build's summary check of its blocking tests (the first's is on SUMMARY_ASSET)
+AFTER_STATISTICS_SUMMARY_ASSET = dg.AssetKey(["marts", "consistency_flags"])
+STATISTICS_INPUTS = [dg.AssetKey(["intermediate", spark.FLAG_INPUT[1]]),
+                     dg.AssetKey(["reporting", spark.COUNTS_INPUT[1]])]
+
+
+def guarded_dbt_executable() -> str:
+    """`icw-dbt` beside this Python: dbt with the refresh's guards, for targets without a plugin."""
+    candidate = Path(sys.executable).parent / "icw-dbt"
+    if not candidate.exists():
+        raise FileNotFoundError(
+            f"{candidate} is missing: install ICW again (pip install -e '.[spark]')")
+    return str(candidate)
+
+
+def build_spark_assets() -> list[dg.AssetsDefinition]:
+    """The dbt models on Spark in two builds, with the statistics asset between them.
+
+    1. export raw.* to Parquet; `dbt build --exclude tag:statistics+`; land its marts in DuckDB;
+    2. `statistics`: flags, funnel limits, disclosure control (orchestration.transformation.spark);
+    3. `dbt build --select tag:statistics+` (the SQL stand-ins, what reads them); land its marts.
+    The checks and the publish then read DuckDB's build schemas as on the DuckDB target.
+    """
+    ensure_manifest(SPARK_PROJECT)
+
+    def build(context, dbt, duckdb, icw_settings, export: bool):
+        settings = icw_settings.get()
+        if export:
+            with warehouse_connection(duckdb) as con:
+                spark.export_sources(con, settings.spark_dir)
+        spark_dbt = IcwDbtCliResource(project_dir=dbt.project_dir, profiles_dir=dbt.profiles_dir,
+                                      dbt_executable=guarded_dbt_executable(), target=spark.TARGET)
+        dbt_vars = spark.dbt_vars(icw_settings.dbt_vars(), settings.spark_dir,
+                                  spark.registered_sources(settings.spark_dir))
+
+        def land(invocation) -> None:
+            nodes = spark.built_tables(invocation.manifest,
+                                       invocation.get_artifact("run_results.json"))
+            with warehouse_connection(duckdb) as con:
+                landed = spark.land_tables(con, settings.spark_dir, nodes)
+            context.log.info(f"landed {len(landed)} tables from Spark: {', '.join(landed)}")
+
+        yield from _build(context, spark_dbt, dbt_vars, settings.warehouse, SPARK_PROJECT, land)
+
+    @dbt_assets(manifest=SPARK_PROJECT.manifest_path, project=SPARK_PROJECT,
+                dagster_dbt_translator=TRANSLATOR, exclude=STATISTICS_SELECTION,
+                name="icw_dbt_models", pool="warehouse")
+    def icw_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+                       duckdb: DuckDBResource, warehouse_lock: WarehouseLock,
+                       icw_settings: IcwSettings):
+        """Export the sources, `dbt build` on Spark all but the statistics' readers, land."""
+        with stoppable(context):
+            yield from build(context, dbt, duckdb, icw_settings, export=True)
+
+    @dg.multi_asset(
+        specs=[dg.AssetSpec(["statistics", name], deps=STATISTICS_INPUTS, group_name="statistics",
+                            kinds={"python"}) for name in spark.STATISTICS_MODELS],
+        name="statistics",
+    )
+    def statistics(context: dg.AssetExecutionContext, icw_settings: IcwSettings):
+        """The statistics dbt-duckdb computes in Python models: spark.compute_statistics."""
+        with stoppable(context):
+            rows = spark.compute_statistics(icw_settings.get().spark_dir)
+        for name, count in rows.items():
+            yield dg.MaterializeResult(asset_key=dg.AssetKey(["statistics", name]),
+                                       metadata={"rows": dg.MetadataValue.int(count)})
+
+    @dbt_assets(manifest=SPARK_PROJECT.manifest_path, project=SPARK_PROJECT,
+                dagster_dbt_translator=IcwDbtTranslator(AFTER_STATISTICS_SUMMARY_ASSET),
+                select=STATISTICS_SELECTION,
+                name="icw_dbt_models_after_statistics", pool="warehouse")
+    def icw_dbt_models_after_statistics(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource,
+        warehouse_lock: WarehouseLock, icw_settings: IcwSettings,
+    ):
+        """`dbt build` on Spark of the statistics' stand-ins and what reads them, land."""
+        with stoppable(context):
+            yield from build(context, dbt, duckdb, icw_settings, export=False)
+
+    return [icw_dbt_models, statistics, icw_dbt_models_after_statistics]
