@@ -115,16 +115,22 @@ def report_emailed(
     }
     try:
         recipients = delivery.load_recipients(settings)
-        outcomes = delivery.deliver(
-            settings, recipients, month, pack, scorecards, as_at or None, log=context.log.info
-        )
     except delivery.DeliveryError as exc:
         raise dg.Failure(description=f"The report was built but not emailed: {exc}") from exc
     try:
+        outcomes = delivery.deliver(
+            settings, recipients, month, pack, scorecards, as_at or None, log=context.log.info
+        )
+        unsent = None
+    except delivery.DeliveryError as exc:
+        outcomes, unsent = delivery.none_sent(recipients, month, str(exc)), exc
+    try:
         with warehouse_connection(duckdb) as con:
             delivery.record(con, context.run_id, month, outcomes)
-    except Exception as exc:  # the messages went: a failed audit write must not hide that
+    except Exception as exc:  # what was sent was sent: a failed audit write must not hide it
         context.log.warning(f"the deliveries were not recorded in audit.report_deliveries: {exc}")
+    if unsent is not None:
+        raise dg.Failure(description=f"The report was built but not emailed: {unsent}")
     failed = [o for o in outcomes if o.status != "SENT"]
     yield dg.MaterializeResult(
         metadata={

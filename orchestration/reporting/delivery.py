@@ -340,6 +340,18 @@ def deliver(
     return outcomes
 
 
+def none_sent(recipients: Iterable[Recipient], month: str, error: str) -> list[Outcome]:
+    """A FAILED outcome for every recipient, when nothing could be sent (no server, no login)."""
+    return [
+        Outcome(
+            r.email, r.pack, r.ldu_code,
+            pack_name(month) if r.pack == "DIVISION" else scorecard_name(r.ldu_code or "", month),
+            "FAILED", 0, error,
+        )
+        for r in recipients
+    ]
+
+
 def month_title(label: str) -> str:
     """`2025-09` -> `September 2025` (the label as it is when it is not a month)."""
     try:

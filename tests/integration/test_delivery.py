@@ -376,3 +376,24 @@ def test_an_earlier_runs_report_is_never_sent(email_env, pdfs, tmp_path):
                                 resources=_resources(tmp_path), raise_on_error=False)
     assert not result.success
     assert email_env.messages == []
+
+
+def test_with_no_server_every_recipient_is_recorded_as_not_sent(
+    recipients_file, pdfs, tmp_path, monkeypatch
+):
+    pack, cards = pdfs
+    monkeypatch.setenv("ICW_HOME", str(tmp_path))
+    monkeypatch.setenv("ICW_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("ICW_SMTP_PORT", str(_free_port()))  # nothing listens
+    monkeypatch.setenv("ICW_REPORT_RECIPIENTS_FILE", str(recipients_file))
+    monkeypatch.delenv("ICW_REPORT_RECIPIENTS", raising=False)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            [_report_of_this_run(pack, cards), report_emailed], instance=instance,
+            resources=_resources(tmp_path), raise_on_error=False,
+        )
+    assert not result.success
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        statuses = con.execute(
+            "select status, count(*) from audit.report_deliveries group by 1").fetchall()
+    assert statuses == [("FAILED", 6)]
