@@ -200,8 +200,11 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, dbt_vars: lis
     project_target = Path(project.manifest_path).parent
     op_name = context.op_execution_context.op.name
     run_target = None  # dagster-dbt's own folder, under the project's target/
-    if project is not DBT_PROJECT:  # under the target's own folder
+    if project is not DBT_PROJECT:  # under the target's own folder, with that target's parse
         run_target = project_target / f"{op_name}-{uuid.uuid4().hex[:7]}"
+        if (project_target / PARTIAL_PARSE).exists():  # dagster-dbt would copy DuckDB's
+            run_target.mkdir(parents=True)
+            shutil.copyfile(project_target / PARTIAL_PARSE, run_target / PARTIAL_PARSE)
     with dbt_guard.parent_pid_for_child():  # the dbt-duckdb plugin makes dbt die with us
         invocation = dbt.cli([*BUILD_ARGS, *dbt_vars], context=context, raise_on_error=False,
                              target_path=run_target)
