@@ -1,3 +1,5 @@
+-- noqa: disable=LT02
+-- (the test's body is SQL, not indented inside the macro block)
 {#- The engines' variants of the generic test matches_declared_columns (tests/generic): dbt
     finds dispatched macros only in the macro paths. -#}
 {% macro default__test_matches_declared_columns(model) -%}

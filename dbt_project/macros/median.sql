@@ -14,8 +14,9 @@
     {%- set values -%}
         array_sort(array_agg({{ expression }}) filter (where {{ expression }} is not null))
     {%- endset -%}
-    {%- set middle = 'cast(floor((count(' ~ expression ~ ') - 1) / cast(2 as double)) as integer)' -%}
-    {%- set upper = 'cast(ceil((count(' ~ expression ~ ') - 1) / cast(2 as double)) as integer)' -%}
+    {%- set half = '(count(' ~ expression ~ ') - 1) / cast(2 as double)' -%}
+    {%- set middle = 'cast(floor(' ~ half ~ ') as integer)' -%}
+    {%- set upper = 'cast(ceil(' ~ half ~ ') as integer)' -%}
     case
         when count({{ expression }}) > 0 then
             (

@@ -20,7 +20,8 @@
 
 {% macro usage_measures(by_ldu) %}
 {% set ldu = 'ldu_code, ' if by_ldu else '' %}
-{% set keys = ['period_type', 'period'] + (['ldu_code'] if by_ldu else []) + ['intervention_code'] %}
+{% set keys = ['period_type', 'period'] + (['ldu_code'] if by_ldu else [])
+    + ['intervention_code'] %}
 with periods as (
     select * from {{ ref('int_periods_generated') }}
 ),

@@ -192,7 +192,8 @@ final as (
         cast(display_order as integer) as display_order,
         eligible_caseload,
         referrals,
-        100.0 * cast(referrals as double) / nullif(eligible_caseload, 0) as referral_rate,
+        cast(100.0 * cast(referrals as double) / nullif(eligible_caseload, 0) as double)
+            as referral_rate,
         completions,
         non_completions,
         cast(completions as double) / nullif(completions + non_completions, 0)
