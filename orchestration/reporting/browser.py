@@ -23,11 +23,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ctypes
 import itertools
 import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import tempfile
 import time
@@ -77,14 +79,23 @@ READY_JS = r"""(() => {
       .filter(c => !c.isDisposed());
   const busy = charts.filter(c => !c.getZr().animation.isFinished() || c.__pendingUpdate);
   const text = document.body ? document.body.innerText : '';
+  const article = document.getElementById('evidence-main-article');
+  const app = location.protocol !== 'file:';  // not the pack's own cover and index
   return JSON.stringify({ready: document.readyState === 'complete'
+      && !document.getElementById('__evidence_project_splash')  // the app has mounted
+      && (!app || (!!article && article.innerText.trim().length > 0))
       && document.fonts.status === 'loaded'
+      && !(window.__icwQueriesInFlight && window.__icwQueriesInFlight())  // +layout.svelte
       && document.querySelectorAll('.animate-pulse').length === 0
       && !/Loading\.\.\./.test(text)
       && charts.length === document.querySelectorAll('[_echarts_instance_]').length
       && busy.length === 0,
     errorBoxes: Array.from(document.querySelectorAll('.bg-red-50.border-red-200'))
-      .map(e => e.innerText.replace(/\s+/g, ' ').slice(0, 200))});
+      .map(e => e.innerText.replace(/\s+/g, ' ').slice(0, 200))
+      .concat(Array.from(document.querySelectorAll('h1'))  // Evidence's error page
+        .map(h => h.innerText.trim())
+        .filter(t => /^(Page Not Found|Application Error|Unknown Error Encountered)$/.test(t))
+        .map(t => t + ': ' + (document.body.innerText.replace(/\s+/g, ' ').slice(0, 300))))});
 })()"""
 
 
@@ -113,6 +124,7 @@ class Job:
     target: Path | None = None
     html_class: str = ""
     scale: float = 1.0
+    dom: bool = False  # return the rendered page's HTML (the tests read it)
 
 
 def hang_hook_from_env(value: str | None = None) -> Callable[[str, int], bool]:
@@ -146,6 +158,7 @@ class Browser:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self._started(self.proc)
         port_file, deadline = Path(self.profile, "DevToolsActivePort"), time.monotonic() + 30
@@ -204,15 +217,20 @@ class Browser:
                 self.proc.wait(10)
         shutil.rmtree(self.profile, ignore_errors=True)
 
-    async def open_page(self, url: str, job: Job, timeout: float, hang: bool = False) -> int:
-        """Open url in a fresh tab, wait until it has rendered, print it if asked; bytes written."""
+    async def open_page(self, url: str, job: Job, timeout: float,
+                        hang: bool = False) -> int | str:
+        """Open url in a fresh tab, wait until it has rendered, print it if asked.
+
+        Returns the bytes written, or the page's HTML for a `dom` job.
+        """
         tab = (await self.send("Target.createTarget", {"url": "about:blank"}))["targetId"]
         errors: list[str] = []
+        exceptions: list[str] = []
         session = ""
         try:
             session = (await self.send(
                 "Target.attachToTarget", {"targetId": tab, "flatten": True}))["sessionId"]
-            self._listeners[session] = lambda m: _collect_query_errors(m, errors)
+            self._listeners[session] = lambda m: _collect_query_errors(m, errors, exceptions)
             setup = NO_JPEG_COPY
             if job.html_class:
                 setup += (f"document.addEventListener('DOMContentLoaded', () => document"
@@ -233,10 +251,13 @@ class Browser:
                                 {"source": "for(;;){}"}, session=session)
             await self.send("Page.navigate", {"url": url}, session=session)
             deadline, stable = time.monotonic() + timeout, 0
-            while stable < 2:  # "ready" twice in a row, 100 ms apart
+            while stable < 3:  # "ready" three times in a row, 100 ms apart
                 left = deadline - time.monotonic()
                 if errors:
                     raise PageBroken(f"{job.route}: page queries failed: {_first(errors)}")
+                if left <= 0 and exceptions:  # deterministic: not retried
+                    raise PageBroken(f"{job.route} did not render, after an error in the page: "
+                                     f"{_first(exceptions)}")
                 if left <= 0:
                     raise PageHung(f"{job.route} did not finish rendering in {timeout:.0f} s")
                 answer = await self.send("Runtime.evaluate",
@@ -247,6 +268,11 @@ class Browser:
                     raise PageBroken(f"{job.route} shows an error: {_first(state['errorBoxes'])}")
                 stable = stable + 1 if state["ready"] else 0
                 await asyncio.sleep(0.1)
+            if job.dom:
+                html = await self.send("Runtime.evaluate", {
+                    "expression": "document.documentElement.outerHTML", "returnByValue": True,
+                }, session=session)
+                return str(html["result"]["value"])
             if job.target is None:
                 return 0
             pdf = await self.send(
@@ -276,8 +302,17 @@ class Browser:
         return size
 
 
-def _collect_query_errors(msg: dict, errors: list[str]) -> None:
-    """Evidence logs `<query> | Error in Query!` (sdk/src/usql/query/Query.js) for each failure."""
+def _collect_query_errors(msg: dict, errors: list[str], exceptions: list[str]) -> None:
+    """Evidence logs `<query> | Error in Query!` (sdk/src/usql/query/Query.js) for each failure.
+
+    An exception the page does not catch is kept too: if the page then never renders, it is
+    what broke it (a page script that fails on data still loading, for one).
+    """
+    if msg.get("method") == "Runtime.exceptionThrown":
+        details = msg["params"].get("exceptionDetails", {})
+        text = str(details.get("exception", {}).get("description") or details.get("text", ""))
+        exceptions.append(" ".join(text.splitlines()[:2])[:300])
+        return
     if msg.get("method") != "Runtime.consoleAPICalled" or msg["params"].get("type") != "error":
         return
     args = msg["params"].get("args") or []
@@ -293,6 +328,16 @@ def _first(messages: list[str], count: int = 3) -> str:
     unique = list(dict.fromkeys(messages))
     more = len(unique) - count
     return " | ".join(unique[:count]) + (f" and {more} more" if more > 0 else "")
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the process that started it dies (Linux).
+
+    Covers what no handler can: the report's process killed with SIGKILL. (Its own process
+    group keeps a terminal's Ctrl-C from reaching it before the printer closes it.)
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG; libc is loaded
 
 
 def kill_group(proc: subprocess.Popen) -> None:
@@ -340,8 +385,8 @@ class Printer:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(10)
 
-    def open(self, jobs: list[Job]) -> dict[str, int]:
-        """Open every job's page, print those with a target; bytes printed by route.
+    def open(self, jobs: list[Job]) -> dict[str, int | str]:
+        """Open every job's page, print those with a target; bytes printed (or HTML) by route.
 
         Raises:
             PageBroken: a page shows a query error (the first one found); not retried.
@@ -356,18 +401,20 @@ class Printer:
         for proc in list(self._processes):
             kill_group(proc)
 
-    async def _open_all(self, jobs: list[Job]) -> dict[str, int]:
+    async def _open_all(self, jobs: list[Job]) -> dict[str, int | str]:
         lock, gate = asyncio.Lock(), asyncio.Semaphore(self.tabs)
-        sizes: dict[str, int] = {}
+        sizes: dict[str, int | str] = {}
 
         async def one(job: Job) -> None:
             url = job.route if "://" in job.route else self.base_url + job.route
             for attempt in (1, 2, 3):
                 async with gate:
                     current = self._browser
+                    started = time.monotonic()
                     try:
                         sizes[job.route] = await current.open_page(
                             url, job, self.timeout, hang=self.hang(job.route, attempt))
+                        took[job.route] = time.monotonic() - started
                         return
                     except PageBroken:
                         raise
@@ -385,6 +432,7 @@ class Printer:
                              f"{self.timeout:.0f} s in 3 attempts (a fresh tab each time, and "
                              "a fresh browser once)")
 
+        took: dict[str, float] = {}
         tasks = [asyncio.create_task(one(job)) for job in jobs]
         try:
             await asyncio.gather(*tasks)
@@ -392,4 +440,9 @@ class Printer:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+        if len(took) > 1:
+            slowest = max(took, key=took.__getitem__)
+            self.log(f"report: {len(took)} pages, each rendered and printed in "
+                     f"{statistics.median(took.values()):.1f} s (median), the slowest "
+                     f"{slowest} in {took[slowest]:.1f} s")
         return sizes

@@ -8,7 +8,6 @@ strings together.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +21,6 @@ METHODS_SOURCE = REPO_ROOT / "docs" / "methods.md"
 
 #: Where the generated Methods page goes in the Evidence project (gitignored).
 METHODS_PAGE = Path("pages", "methods.md")
-
-#: Routes of the templated pages, read by reports/svelte.config.js (gitignored).
-PRERENDER_ENTRIES = Path("prerender-entries.json")
 
 #: Code-fence languages Evidence renders as code; any other fence would run as a SQL query.
 _CODE_LANGUAGES = {
@@ -97,31 +93,6 @@ def read_facts(warehouse: Path) -> ReportFacts:
         ldus=tuple((code, name) for code, name in ldus),
         interventions=tuple((code, name) for code, name in interventions),
     )
-
-
-def templated_routes(facts: ReportFacts) -> list[str]:
-    """The routes of the templated pages: one per LDU and one per intervention."""
-    return [f"/ldus/{code}/" for code, _ in facts.ldus] + [
-        f"/interventions/{code}/" for code, _ in facts.interventions
-    ]
-
-
-def prerendered_templated_routes(facts: ReportFacts) -> list[str]:
-    """One page of each template: SvelteKit fails a build that prerenders no page of a route.
-
-    The others are rendered in the browser from the site's fallback page (reports/svelte.config.js).
-    """
-    return [f"/ldus/{code}/" for code, _ in facts.ldus[:1]] + [
-        f"/interventions/{code}/" for code, _ in facts.interventions[:1]
-    ]
-
-
-def write_prerender_entries(project_dir: Path, facts: ReportFacts) -> Path:
-    """Tell the Evidence build which templated pages to prerender (svelte.config.js reads it)."""
-    target = project_dir / PRERENDER_ENTRIES
-    target.write_text(json.dumps(prerendered_templated_routes(facts), indent=1) + "\n",
-                      encoding="utf-8")
-    return target
 
 
 def _escape_text(line: str) -> str:
@@ -244,17 +215,28 @@ def scorecard_route(ldu_code: str) -> str:
     return f"/ldus/{ldu_code}/"
 
 
+#: Pages in no PDF; with the intervention pages, opened (not printed) by the printer.
+OTHER_PAGES = ("/ldus/", "/interventions/", "/diversity/", "/methods/")
+
+
 def checked_routes(facts: ReportFacts) -> list[str]:
-    """Pages that are neither prerendered nor printed, opened once so their queries are checked.
+    """Pages in no PDF, opened once so that their queries are checked like every other page's.
 
-    Templated pages are left to the browser (svelte.config.js prerenders one of each); the LDU
-    pages are all printed as scorecards, the intervention pages only loaded.
+    The site is a single-page app: every page runs its queries in the browser, so the printer,
+    which opens every page of the pack and every LDU's page, opens these too.
     """
-    return [f"/interventions/{code}/" for code, _ in facts.interventions]
+    return [*OTHER_PAGES, *(f"/interventions/{code}/" for code, _ in facts.interventions)]
 
 
-def missing_pages(site_dir: Path, facts: ReportFacts) -> list[str]:
-    """Prerendered routes the report needs that the built site lacks (`<route>/index.html`)."""
+def missing_pages(site_dir: Path) -> list[str]:
+    """Routes the report needs that the built app lacks.
+
+    A single-page app has no file per page; Evidence writes each route's metadata to
+    `api/<route>/evidencemeta.json`, so that is what a built page leaves behind.
+    """
     routes = [route for section in pack_sections() for route in section.routes]
-    routes += ["/ldus/", "/interventions/", "/diversity/", "/methods/"]
-    return [r for r in routes if not (site_dir / r.strip("/") / "index.html").is_file()]
+    routes += [*OTHER_PAGES, "/ldus/[ldu_code]/", "/interventions/[intervention_code]/"]
+    return [
+        r for r in routes
+        if not (site_dir / "api" / r.strip("/") / "evidencemeta.json").is_file()
+    ]

@@ -10,10 +10,18 @@ Evidence 39 (see docs/decisions.md) has habits that this module exists to contai
   prerendered is only logged (`<query> | Error in Query!`) and the build exits 0; the output is
   searched for it.
 - A hung step (Evidence 40 waits for ever on a download) is killed with its process group.
+
+The site is built as a single-page app (`VITE_EVIDENCE_SPA=true`): no page is prerendered, and
+every page runs its queries in the reader's browser from the parquet files of `npm run
+sources`, so the build holds no data and is kept (`BUILD_CACHE`), keyed by a hash of everything
+it is made from (`build_key`). A month whose pages did not change reuses it with the new data;
+the 1-3 minute `npm run build` runs only when pages, sources or packages change. Query errors
+then surface only in the browser, where the printer checks every page (reporting/browser.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -33,6 +41,15 @@ STEP_TIMEOUT_SECONDS = 20 * 60
 DATA_DIR = Path(".evidence", "template", "static", "data")
 
 TEMPLATE_BUILD_DIR = Path(".evidence", "template", "build")
+
+BUILD_CACHE = Path(".evidence", "icw-build-cache")
+"""Kept builds, one folder per `build_key` (inside Evidence's own gitignored working folder)."""
+
+#: What a build is made from, relative to the project: a change to any of these rebuilds.
+BUILD_INPUTS = (
+    "pages", "sources", "svelte.config.js", "evidence.plugins.yaml", "evidence.settings.json",
+    "package.json", "package-lock.json",
+)
 
 # Lines of npm and Evidence output that are noise when explaining a failure.
 _NOISE = re.compile(
@@ -80,10 +97,11 @@ def check_project(project_dir: Path) -> None:
         )
 
 def npm_env() -> dict[str, str]:
-    """The environment of the npm steps: no telemetry, no colour codes in the captured output."""
+    """The environment of the npm steps: no telemetry, no colour codes, a single-page app."""
     env = dict(os.environ)
     env.update(
         {
+            "VITE_EVIDENCE_SPA": "true",
             "send_anonymous_usage_stats": "no",
             "NO_COLOR": "1",
             "FORCE_COLOR": "0",
@@ -206,3 +224,43 @@ def check_build(output: str) -> None:
         raise ReportBuildError(
             f"npm run build: page queries failed: {' | '.join(dict.fromkeys(failed))}", output
         )
+
+
+def build_key(project_dir: Path) -> str:
+    """A hash of every file the site is built from (`BUILD_INPUTS`), data files excluded."""
+    digest = hashlib.sha256()
+    for name in BUILD_INPUTS:
+        root = project_dir / name
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        for path in files:
+            if not path.is_file() or path.suffix in {".duckdb", ".wal", ".parquet"}:
+                continue
+            digest.update(str(path.relative_to(project_dir)).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:20]
+
+
+def cached_build(project_dir: Path, key: str) -> Path | None:
+    """The kept build for `key`, if there is a whole one."""
+    kept = project_dir / BUILD_CACHE / key
+    return kept if (kept / "index.html").is_file() else None
+
+
+def keep_build(project_dir: Path, key: str, built: Path) -> None:
+    """Keep a finished build (without its data) as the only one, for the next report."""
+    cache = project_dir / BUILD_CACHE
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = cache / f".{key}.tmp"
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(built, partial, ignore=lambda folder, names: (
+        ["data"] if Path(folder) == built else []))
+    for old in cache.iterdir():
+        if old != partial:
+            shutil.rmtree(old, ignore_errors=True)
+    os.replace(partial, cache / key)
+
+
+def with_fresh_data(project_dir: Path, built: Path) -> None:
+    """Put this run's `npm run sources` output in the build, as the build itself would."""
+    shutil.rmtree(built / "data", ignore_errors=True)
+    shutil.copytree(project_dir / DATA_DIR, built / "data")

@@ -35,8 +35,8 @@ from orchestration.reporting.content import (
 PACK_SCALE = 0.85
 """The pack's pages are printed smaller than the scorecards, to keep it to about 20 pages."""
 
-FALLBACK_PAGE = "404.html"
-"""The site's fallback page (reports/svelte.config.js): it renders any page not prerendered."""
+FALLBACK_PAGE = "index.html"
+"""The site's fallback page (reports/svelte.config.js): the single-page app renders any route."""
 
 
 class PdfError(RuntimeError):
@@ -63,7 +63,7 @@ def find_chromium() -> Path:
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def send_head(self):  # noqa: ANN201 - http.server's signature
-        """Answer a page that was not prerendered with the fallback page, as a host must."""
+        """Answer a page's path with the fallback page, as a host of the site must."""
         path = Path(self.translate_path(self.path))
         fallback = Path(self.directory, FALLBACK_PAGE)
         if not path.exists() and not path.suffix and fallback.is_file():
@@ -88,7 +88,7 @@ def serve_directory(directory: Path) -> Iterator[str]:
     """Serve a built site on 127.0.0.1 at a free port for as long as the block runs.
 
     Evidence pages fetch their data and code from the site root, so they cannot be opened as
-    files; a path with no file (a templated page left to the browser) gets the fallback page.
+    files; a path with no file (any page: the site is a single-page app) gets the fallback page.
     Yields the base URL, without a trailing slash.
     """
     handler = functools.partial(_QuietHandler, directory=str(directory))
@@ -102,23 +102,6 @@ def serve_directory(directory: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
-
-
-def chromium_command(chromium: Path, profile_dir: Path) -> list[str]:
-    """Headless Chromium for one command (the tests' `--dump-dom`); browser.py prints the PDFs."""
-    return [
-        str(chromium),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        f"--user-data-dir={profile_dir}",
-        "--virtual-time-budget=10000",
-    ]
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,10 @@ The steps: copy the warehouse into the report's source folder (publishing.py), w
 generated from the warehouse and the docs (content.py), run Evidence's npm steps and check what
 they hide (evidence.py), print the division pack and the LDUs' scorecards from the finished
 build with one browser (pdf.py, browser.py), then install the site and the PDFs together.
-Templated pages are left to the browser but one of each (svelte.config.js): the printer opens
-every page that was not prerendered once, so its queries are checked as the build checks the
-others. A failure at any step leaves the last good report in place.
+The site is a single-page app whose pages query the data in the reader's browser, so a build
+whose pages did not change is reused with the month's data (evidence.py), and the printer,
+which opens every page once, is the check of every page's queries. A failure at any step
+leaves the last good report in place.
 """
 
 from __future__ import annotations
@@ -29,20 +30,23 @@ from orchestration.reporting.content import (
     read_facts,
     scorecard_file_name,
     write_methods_page,
-    write_prerender_entries,
 )
 from orchestration.reporting.evidence import (
     DATA_DIR,
     SOURCE_NAME,
     TEMPLATE_BUILD_DIR,
     ReportBuildError,
+    build_key,
+    cached_build,
     check_build,
     check_project,
     check_sources,
     default_project_dir,
     find_npm,
+    keep_build,
     npm_env,
     run_step,
+    with_fresh_data,
 )
 from orchestration.reporting.pdf import PdfError, find_chromium, print_reports
 from orchestration.reporting.publishing import copy_warehouse, install_site, project_lock
@@ -128,7 +132,6 @@ def build_report(
             copy = project_dir / "sources" / SOURCE_NAME / WAREHOUSE_COPY
             copy_warehouse(warehouse, copy)
             facts = read_facts(copy)
-            write_prerender_entries(project_dir, facts)
             write_methods_page(project_dir, methods_file)
             seconds["copy"] = time.monotonic() - started
             log(
@@ -150,22 +153,33 @@ def build_report(
             )
             check_sources(project_dir, output)
 
-            seconds["build"], output = run_step(
-                "npm run build", [str(npm), "run", "build:strict"], project_dir, env, log,
-                log_stream,
-            )
-            check_build(output)
             built = project_dir / "build"
-            if not (built / "index.html").is_file():
-                raise ReportBuildError(
-                    f"npm run build: finished but {built / 'index.html'} is missing; see {log_file}"
+            key = build_key(project_dir)
+            kept = cached_build(project_dir, key)
+            if kept is not None:
+                started = time.monotonic()
+                shutil.copytree(kept, built)
+                seconds["build"] = time.monotonic() - started
+                log(f"report: pages unchanged since the last build ({key}): reused it")
+            else:
+                seconds["build"], output = run_step(
+                    "npm run build", [str(npm), "run", "build:strict"], project_dir, env, log,
+                    log_stream,
                 )
-            missing = missing_pages(built, facts)
-            if missing:
-                raise ReportBuildError(
-                    f"npm run build: pages missing from the site: {', '.join(missing[:8])}"
-                    + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
-                )
+                check_build(output)
+                if not (built / "index.html").is_file():
+                    raise ReportBuildError(
+                        f"npm run build: finished but {built / 'index.html'} is missing; see "
+                        f"{log_file}"
+                    )
+                missing = missing_pages(built)
+                if missing:
+                    raise ReportBuildError(
+                        f"npm run build: pages missing from the site: {', '.join(missing[:8])}"
+                        + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+                    )
+                keep_build(project_dir, key, built)
+            with_fresh_data(project_dir, built)
 
             if chromium is not None:
                 started = time.monotonic()

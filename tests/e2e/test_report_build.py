@@ -1,33 +1,44 @@
-"""End to end: the report and its PDF build from a warehouse and show that warehouse's figures.
+"""End to end: the report and its PDFs build from a warehouse and show that warehouse's figures.
 
-One real build per session (about 6 minutes on a busy 2-core machine: `npm run sources`, `npm
-run build` of every page, Chromium printing the PDF), from the fixture warehouse of
-`report_fixture.py`; every check below reads that one build. Figures asserted on are queried
-from the warehouse, never written into the test: a page showing the wrong number, or a number
-that should be suppressed, fails. Evidence draws tables and charts in the browser, so pages are
-read as headless Chromium renders them.
+One real build per session (a few minutes on a busy 2-core machine: `npm run sources`, `npm run
+build`, one Chromium printing the division pack and the LDUs' scorecards), from the fixture
+warehouse of `report_fixture.py`; every check below reads that one build. In that build one
+LDU's page hangs on its first print (the printer's test hook), so the session also shows that a
+hung page is printed again in a fresh tab and the report still completes. Figures asserted on
+are queried from the warehouse, never written into the test: a page showing the wrong number,
+or a number that should be suppressed, fails. Evidence draws tables and charts in the browser,
+so pages are read as headless Chromium renders them.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 import shutil
+import signal
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from orchestration.core import stopping
+from orchestration.reporting.browser import HANG_HOOK_ENV, Job, Printer
+from orchestration.reporting.content import read_facts
 from orchestration.reporting.evidence import ReportBuildError, check_build
-from orchestration.reporting.pdf import chromium_command, find_chromium, serve_directory
+from orchestration.reporting.pdf import (
+    PdfError,
+    find_chromium,
+    print_reports,
+    serve_directory,
+)
 from orchestration.reporting.site import ReportResult, build_report
 from tests.e2e.report_fixture import (
     PLANTED_INTERVENTION,
     PLANTED_LDU,
-    read_seed,
     write_fixture_warehouse,
 )
 
@@ -35,6 +46,11 @@ REPO = Path(__file__).resolve().parents[2]
 REPORTS = REPO / "reports"
 
 pytestmark = pytest.mark.e2e
+
+#: The page that hangs on its first print in the session's build (not the prerendered LDU).
+HUNG_ROUTE = f"/ldus/{PLANTED_LDU}/"
+
+MB = 1_000_000
 
 #: What a page shows when one of its queries or components failed.
 EVIDENCE_ERROR = re.compile(
@@ -61,6 +77,7 @@ class Built:
     project: Path
     methods: Path
     result: ReportResult
+    log: list[str]
 
     @property
     def site(self) -> Path:
@@ -102,12 +119,18 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     methods.write_text(METHODS_TEXT, encoding="utf-8")
     project = copy_project(root / "project" / "reports")
     out_dir = root / "out"
-    with duckdb.connect(str(warehouse)):
-        result = build_report(
-            warehouse, out_dir, project_dir=project, methods_file=methods, log=lambda line: None
-        )
+    log: list[str] = []
+    os.environ[HANG_HOOK_ENV] = f"{HUNG_ROUTE}:1"
+    try:
+        with duckdb.connect(str(warehouse)):
+            result = build_report(
+                warehouse, out_dir, project_dir=project, methods_file=methods, log=log.append
+            )
+    finally:
+        del os.environ[HANG_HOOK_ENV]
     return Built(
-        out_dir=out_dir, warehouse=warehouse, project=project, methods=methods, result=result
+        out_dir=out_dir, warehouse=warehouse, project=project, methods=methods, result=result,
+        log=log,
     )
 
 
@@ -121,24 +144,11 @@ def _visible_text(html: str) -> str:
 
 @pytest.fixture(scope="session")
 def dom(built: Built) -> dict[str, str]:
-    """The rendered DOM of the pages the checks read, rendered two at a time."""
+    """The rendered DOM of the pages the checks read, as the printer sees them when it prints."""
     routes = ["/", "/ldus/", f"/ldus/{PLANTED_LDU}/", f"/interventions/{PLANTED_INTERVENTION}/",
               "/consistency/", "/performance/", "/data-quality/", "/diversity/", "/methods/"]
-    chromium = find_chromium()
-    with serve_directory(built.site) as base_url:
-
-        def render(route: str) -> str:
-            profile = built.out_dir.parent / f"chromium-{route.strip('/').replace('/', '-')}"
-            try:
-                return subprocess.run(
-                    chromium_command(chromium, profile) + ["--dump-dom", base_url + route],
-                    capture_output=True, text=True, timeout=180, check=True,
-                ).stdout
-            finally:
-                shutil.rmtree(profile, ignore_errors=True)
-
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            return dict(zip(routes, pool.map(render, routes), strict=True))
+    with serve_directory(built.site) as url, Printer(url, find_chromium()) as printer:
+        return printer.open([Job(route, dom=True) for route in routes])
 
 
 def _pdf_text(pdf: Path, first: int | None = None, last: int | None = None) -> str:
@@ -163,20 +173,35 @@ def _cell(html: str, table_attrs: dict[str, str], cell_pattern: str) -> str:
 # ----------------------------------------------------------------------------- the site
 
 
-def test_the_site_has_every_page_and_one_folder_per_ldu(built: Built):
+def test_the_site_is_one_app_with_its_data_and_the_pdfs_beside_it(built: Built):
     ldus = [code for (code,) in built.query("select ldu_code from marts.ldus")]
-    interventions = [c for (c,) in built.query("select intervention_code from marts.interventions")]
-    for code in ldus:
-        assert (built.site / "ldus" / code / "index.html").is_file(), code
-    for code in interventions:
-        assert (built.site / "interventions" / code / "index.html").is_file(), code
-    for page in ("performance", "consistency", "data-quality", "diversity", "methods"):
-        assert (built.site / page / "index.html").is_file(), page
-    leftovers = sorted(
-        p.name for p in built.out_dir.iterdir()
-        if p.name not in {"site", "report-build.log", built.result.pdf_path.name}
-    )
-    assert leftovers == []
+    # A single-page app: no page is prerendered, each runs its queries from the parquet files.
+    assert (built.site / "index.html").is_file()
+    assert (built.site / "data" / "manifest.json").is_file()
+    assert list((built.site / "data" / "icw").glob("*/*.parquet"))
+    assert not (built.site / "ldus").exists()
+    assert not (built.site / "api" / "prerendered_queries").exists()
+    month = built.result.facts.month_label
+    assert built.result.pack_path == built.out_dir / f"icw-pack-{month}.pdf"
+    assert built.result.scorecards == {
+        code: built.out_dir / f"icw-scorecard-{code}-{month}.pdf" for code in ldus
+    }
+    published = {p.name for p in built.out_dir.iterdir()}
+    assert published == {"site", "report-build.log", built.result.pack_path.name} | {
+        p.name for p in built.result.scorecards.values()
+    }
+
+
+def test_a_second_build_with_the_same_pages_reuses_the_first(built: Built, tmp_path: Path):
+    log: list[str] = []
+    again = build_report(built.warehouse, tmp_path / "out", project_dir=built.project,
+                         methods_file=built.methods, log=log.append, with_pdf=False)
+    assert any("pages unchanged since the last build" in line for line in log), log
+    assert not any(line.startswith("report: npm run build") for line in log), log
+    assert again.seconds["build"] < 30
+    # the same app, with this run's data
+    assert (again.site_dir / "index.html").read_bytes() == (built.site / "index.html").read_bytes()
+    assert (again.site_dir / "data" / "manifest.json").is_file()
 
 
 def test_every_page_renders_without_an_evidence_error(built: Built, dom: dict[str, str]):
@@ -184,9 +209,10 @@ def test_every_page_renders_without_an_evidence_error(built: Built, dom: dict[st
         text = _visible_text(html)
         assert "ICW monthly report" in text, route
         assert not EVIDENCE_ERROR.search(text), (route, EVIDENCE_ERROR.search(text).group(0))
-    # Every page, templated ones included, as printed into the PDF.
-    pdf_text = _pdf_text(built.result.pdf_path)
-    assert not EVIDENCE_ERROR.search(pdf_text), EVIDENCE_ERROR.search(pdf_text).group(0)
+    # Every page as printed into the PDFs.
+    for pdf in [built.result.pack_path, *built.result.scorecards.values()]:
+        pdf_text = _pdf_text(pdf)
+        assert not EVIDENCE_ERROR.search(pdf_text), (pdf, EVIDENCE_ERROR.search(pdf_text))
 
 
 def test_division_overview_shows_the_warehouse_figures(built: Built, dom: dict[str, str]):
@@ -405,79 +431,142 @@ def test_methods_page_is_generated_from_the_methods_file(dom: dict[str, str]):
 # ----------------------------------------------------------------------------- the PDF
 
 
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) missing")
-def test_pdf_has_a_cover_and_every_section(built: Built):
+def _largest_image_width(pdf: Path) -> int:
     from pypdf import PdfReader
 
-    pdf = built.result.pdf_path
-    [(month_label, month_title)] = built.query(
-        "select strftime(max(period_start), '%Y-%m'), strftime(max(period_start), '%B %Y') "
-        "from marts.periods where period_type = 'MONTH'"
+    widths = [image.image.width for page in PdfReader(str(pdf)).pages for image in page.images]
+    return max(widths, default=0)
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) missing")
+def test_the_division_pack_is_short_small_and_has_every_section(built: Built):
+    from pypdf import PdfReader
+
+    pdf = built.result.pack_path
+    [(month_title,)] = built.query(
+        "select strftime(max(period_start), '%B %Y') from marts.periods where period_type = 'MONTH'"
     )
     [(as_at,)] = built.query(
         "select strftime(max(as_at_date), '%-d %B %Y') from audit.loads where status = 'LOADED'"
     )
-    assert pdf == built.out_dir / f"icw-report-{month_label}.pdf"
     reader = PdfReader(str(pdf))
-    assert len(reader.pages) == built.result.pdf_pages
+    assert len(reader.pages) == built.result.pack_pages <= 20
+    assert pdf.stat().st_size < 3 * MB
+    # Vector charts: no full-page raster image (Evidence's print copy is 2600 px wide).
+    assert _largest_image_width(pdf) <= 1000
 
     cover = " ".join(_pdf_text(pdf, 1).split())
     assert f"Reporting month: {month_title}" in cover
     assert f"Data as at {as_at}" in cover
+    titles = ("Division overview", "Performance against target", "Current findings",
+              "Data quality", "Method note", "Index of LDUs")
     starts = {}
-    for title in ("Division overview", "Performance against target", "Consistency",
-                  "LDU scorecards", "Interventions", "Data quality", "Diversity", "Methods"):
+    for title in titles:
         found = re.search(rf"{title} (\d+)", cover)
         assert found, title
         starts[title] = int(found.group(1))
     assert list(starts.values()) == sorted(starts.values())
+    assert starts["Index of LDUs"] == len(reader.pages)  # the index fits on the last page
     # Each section starts on the page the contents give, with its own heading.
-    headings = {"LDU scorecards": "Position in the division", "Interventions": "A start is timely"}
+    headings = {"Current findings": "Consistency"}
     for title, page in starts.items():
         first = " ".join(_pdf_text(pdf, page).split())
         assert headings.get(title, title) in first, (title, page)
-    # Bookmarks mirror the contents, with one per LDU.
+    assert starts["Method note"] + 1 == starts["Index of LDUs"]  # the method note is one page
     outline = [item.title for item in reader.outline if not isinstance(item, list)]
     assert outline == ["Cover", *starts]
-    names = [name for (name,) in built.query("select ldu_name from marts.ldus")]
-    text = " ".join(_pdf_text(pdf).split())
-    for name in names:
-        assert f"{name} (" in text, name
-    assert "[c]" in text
-    assert "Marker sentence for the test" in text
-    # The funnel plots print as vector drawings, their axes and labels as text.
-    consistency = " ".join(
-        _pdf_text(pdf, starts["Consistency"], starts["LDU scorecards"] - 1).split()
+
+    # The current findings without the funnel plots (each scorecard carries its LDU's own).
+    findings = " ".join(
+        _pdf_text(pdf, starts["Current findings"], starts["Data quality"] - 1).split()
     )
-    # The x axis of each intervention's referral-ratio plot; the planted LDU's code once for each
-    # of its findings (the planted two among them) and once beside each labelled point.
-    [(ratio_plots, findings, labels)] = built.query(
-        """
-        select
-            (select count(distinct intervention_code) from reporting.funnel_limits
-                join reporting.current_periods using (period_type, period)
-                where period_type = 'YEAR' and measure = 'REFERRAL_RATIO'),
-            (select count(*) from reporting.current_findings
-                where ldu_code = ? and level is not null),
-            (select count(*) from marts.consistency_flags
-                join reporting.current_periods using (period_type, period)
-                where period_type = 'YEAR' and ldu_code = ? and level in ('ALARM', 'ALERT')
-                    and denominator > 0 and value is not null)
-        """,
-        [PLANTED_LDU, PLANTED_LDU],
+    [(name,)] = built.query("select ldu_name from marts.ldus where ldu_code = ?", [PLANTED_LDU])
+    assert f"ALARM {name} ({PLANTED_LDU})" in findings
+    assert "Expected referrals" not in findings and "Funnel plots" not in findings
+    # The index names every LDU and its scorecard's file.
+    index = " ".join(_pdf_text(pdf, starts["Index of LDUs"]).split())
+    for code, path in built.result.scorecards.items():
+        [(name,)] = built.query("select ldu_name from marts.ldus where ldu_code = ?", [code])
+        assert f"{name} {code} {path.name}" in index, code
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) missing")
+def test_each_ldu_has_a_short_small_scorecard_of_its_own(built: Built):
+    from pypdf import PdfReader
+
+    names = dict(built.query("select ldu_code, ldu_name from marts.ldus"))
+    assert set(built.result.scorecards) == set(names)
+    for code, pdf in built.result.scorecards.items():
+        pages = len(PdfReader(str(pdf)).pages)
+        assert pages == built.result.scorecard_pages[code] <= 6, code
+        assert pdf.stat().st_size < 3 * MB, code
+        assert _largest_image_width(pdf) <= 1000, code
+        text = " ".join(_pdf_text(pdf).split())
+        assert f"{names[code]} ( {code} )" in text or f"{names[code]} ({code})" in text, code
+        assert "Position in the division" in text and "Trends" in text, code
+        others = [c for c in names if c != code and f"({c})" in text]
+        assert others == [], code
+    planted = " ".join(_pdf_text(built.result.scorecards[PLANTED_LDU]).split())
+    [(intervention,)] = built.query(
+        "select intervention_name from marts.interventions where intervention_code = ?",
+        [PLANTED_INTERVENTION],
     )
-    assert ratio_plots == len(read_seed("interventions.csv"))
-    assert consistency.count("Expected referrals") == ratio_plots
-    assert consistency.count(PLANTED_LDU) == findings + labels
+    assert re.search(rf"ALARM [^A]*{re.escape(intervention)} Completion rate", planted)
+
+
+def test_a_page_that_hangs_is_printed_again_and_the_report_completes(built: Built):
+    """The session's build ran with HUNG_ROUTE spinning for ever on its first attempt."""
+    retried = [line for line in built.log if line.startswith(f"report: {HUNG_ROUTE} failed")]
+    assert len(retried) == 1 and "attempt 1" in retried[0], built.log
+    assert not any("restarting Chromium" in line for line in built.log)
+    assert built.result.scorecards[PLANTED_LDU].is_file()
+
+
+def test_a_page_query_error_fails_the_printing_at_once(built: Built, tmp_path: Path):
+    """With templated pages left to the browser, the printer's console check is the query check."""
+    site = tmp_path / "site"
+    shutil.copytree(built.site, site)
+    shutil.rmtree(site / "data" / "icw" / "ldu_position")  # every query on the page now fails
+    facts = read_facts(built.project / "sources" / "icw" / "warehouse.duckdb")
+    log: list[str] = []
+    started = time.monotonic()
+    with pytest.raises(PdfError, match=r"/[\w/-]*: page queries failed: .*ldu_position"):
+        print_reports(site, tmp_path / "out", facts, find_chromium(), log=log.append)
+    assert time.monotonic() - started < 60
+    assert not any("attempt" in line for line in log)  # not retried
+    assert not list((tmp_path / "out").glob("icw-*.pdf"))
+
+
+def test_a_stop_kills_the_browser_at_once(built: Built):
+    with serve_directory(built.site) as url, Printer(url, find_chromium()) as printer:
+        [browser] = printer._processes
+        stopping.record(signal.SIGTERM)  # what the stop watcher does when SIGTERM arrives
+        try:
+            browser.wait(timeout=5)
+        finally:
+            stopping.reset()
+    assert browser.returncode == -signal.SIGKILL
+    # its renderers went with it (dead, or zombies where nothing reaps orphans)
+    time.sleep(1)
+    alive = []
+    for proc in Path("/proc").iterdir():
+        try:
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(stat[3]) == browser.pid and stat[0] != "Z":
+            alive.append(proc.name)
+    assert alive == []
 
 
 # ----------------------------------------------------------------------------- failures
 
 
-def test_failed_build_raises_and_keeps_the_last_good_site_and_pdf(built: Built, tmp_path: Path):
+def test_failed_build_raises_and_keeps_the_last_good_site_and_pdfs(built: Built, tmp_path: Path):
     index = built.site / "index.html"
     before = index.read_bytes()
-    pdf_before = built.result.pdf_path.read_bytes()
+    pdfs = [built.result.pack_path, *built.result.scorecards.values()]
+    pdfs_before = [pdf.read_bytes() for pdf in pdfs]
     broken = tmp_path / "broken.duckdb"
     write_fixture_warehouse(broken, with_measures=False, with_reporting=False)
 
@@ -490,9 +579,9 @@ def test_failed_build_raises_and_keeps_the_last_good_site_and_pdf(built: Built, 
     assert message.startswith("npm run sources")
     assert "ldu_intervention_measures" in message
     assert index.read_bytes() == before
-    assert built.result.pdf_path.read_bytes() == pdf_before
+    assert [pdf.read_bytes() for pdf in pdfs] == pdfs_before
     assert sorted(p.name for p in built.out_dir.iterdir()) == sorted(
-        ["site", "report-build.log", built.result.pdf_path.name]
+        ["site", "report-build.log", *(pdf.name for pdf in pdfs)]
     )
 
 

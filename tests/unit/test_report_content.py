@@ -16,10 +16,8 @@ from orchestration.reporting.content import (
     missing_pages,
     pack_file_name,
     pack_sections,
-    prerendered_templated_routes,
     read_facts,
     scorecard_file_name,
-    templated_routes,
     write_methods_page,
 )
 
@@ -72,14 +70,10 @@ def test_a_warehouse_without_audit_is_named_as_the_problem(tmp_path):
         read_facts(_warehouse(tmp_path / "w.duckdb", with_loads=False))
 
 
-def test_every_ldu_and_intervention_has_a_route():
-    assert templated_routes(FACTS) == ["/ldus/WM03/", "/ldus/EM01/", "/interventions/TSP/"]
-
-
-def test_one_page_of_each_template_is_prerendered_and_the_rest_are_checked_in_the_browser():
-    assert prerendered_templated_routes(FACTS) == ["/ldus/WM03/", "/interventions/TSP/"]
-    # the LDU pages are all printed (scorecards); the intervention pages are only opened
-    assert checked_routes(FACTS) == ["/interventions/TSP/"]
+def test_the_pages_in_no_pdf_are_opened_to_check_their_queries():
+    assert checked_routes(FACTS) == [
+        "/ldus/", "/interventions/", "/diversity/", "/methods/", "/interventions/TSP/",
+    ]
 
 
 def test_the_pack_has_its_sections_in_reading_order():
@@ -100,12 +94,11 @@ def test_the_pdfs_are_named_by_month_and_ldu():
 
 def test_missing_pages_are_listed(tmp_path):
     site = tmp_path / "site"
-    for route in ("", "performance", "consistency", "ldus", "interventions", "data-quality",
-                  "diversity"):
-        (site / route).mkdir(parents=True, exist_ok=True)
-        (site / route / "index.html").write_text("<html></html>")
-    # templated pages are left to the browser: only the prerendered routes must exist
-    assert missing_pages(site, FACTS) == ["/method-note/", "/methods/"]
+    for route in ("", "performance", "consistency", "ldus", "ldus/[ldu_code]", "interventions",
+                  "interventions/[intervention_code]", "data-quality", "diversity"):
+        (site / "api" / route).mkdir(parents=True, exist_ok=True)
+        (site / "api" / route / "evidencemeta.json").write_text("{}")
+    assert missing_pages(site) == ["/method-note/", "/methods/"]
 
 
 def test_methods_page_keeps_the_text_and_runs_no_query():
