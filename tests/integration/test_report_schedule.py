@@ -148,7 +148,7 @@ def test_a_failed_build_says_the_last_good_report_stays(tmp_path: Path, monkeypa
     site = tmp_path / "reports" / "site"
     site.mkdir(parents=True)
     (site / "index.html").write_text("<html>last month</html>")
-    (tmp_path / "reports" / "icw-report-2025-08.pdf").write_bytes(b"%PDF")
+    (tmp_path / "reports" / "icw-pack-2025-08.pdf").write_bytes(b"%PDF")
     monkeypatch.setenv("ICW_HOME", str(tmp_path))
 
     def failing_build(*args, **kwargs):
@@ -171,4 +171,4 @@ def test_a_failed_build_says_the_last_good_report_stays(tmp_path: Path, monkeypa
     description = failure.step_failure_data.user_failure_data.description
     assert "The report was not rebuilt: npm run sources" in description
     assert "The last good report stays in place" in description
-    assert str(site) in description and "icw-report-2025-08.pdf" in description
+    assert str(site) in description and "icw-pack-2025-08.pdf" in description
