@@ -13,3 +13,23 @@ def dateadd(datepart, interval, from_date_or_timestamp):
 
 def datediff(first_date, second_date, datepart):
     return f"date_diff('{datepart}', {first_date}, {second_date})"
+
+
+def last_day(date, datepart):
+    return f"last_day({date})"
+
+
+def right(string_text, length_expression):
+    return f"right({string_text}, {length_expression})"
+
+
+def type_string():
+    return "varchar"
+
+
+def type_bigint():
+    return "bigint"
+
+
+def type_timestamp():
+    return "timestamp"
