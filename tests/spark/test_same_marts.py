@@ -43,12 +43,6 @@ def same(a, b) -> bool:
     return a == b
 
 
-# Remove once the portable-SQL work of issue 14 has landed: on 2026-12-03 Spark still stopped on
-# `varchar` in the seeds' column types, the report_recipients seed's empty cells (loaded as 'None'),
-# two not_null tests of a model that is a plain table off DuckDB, and diversity_table_cells'
-# row_order/column_order (INTEGER on Spark, BIGINT on DuckDB). docs/spark.md has the comparison.
-@pytest.mark.xfail(reason="the SQL is not yet portable to Spark everywhere (issue 14)",
-                   strict=False)
 def test_every_published_table_is_the_same_on_spark(refreshed_home: Path, spark_home: Path):
     duck = duckdb.connect(str(refreshed_home / "warehouse.duckdb"), read_only=True)
     spark = duckdb.connect(str(spark_home / "warehouse.duckdb"), read_only=True)

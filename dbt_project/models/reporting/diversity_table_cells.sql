@@ -58,8 +58,9 @@ final as (
         row_key,
         column_key,
         row_label,
-        row_order,
-        column_order,
+        -- bigint on every engine: Spark's row_number() is an int, DuckDB's a bigint
+        cast(row_order as bigint) as row_order,
+        cast(column_order as bigint) as column_order,
         is_total_row,
         is_total_column,
         case when count_suppression is null then cell_count end as shown_count,
