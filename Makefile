@@ -24,7 +24,7 @@ $(PY_STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,spark]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,spark,athena]"
 	@touch $@
 
 $(NPM_STAMP): reports/package.json reports/package-lock.json
