@@ -24,6 +24,8 @@ environment:
                              the warehouse records its fingerprint and refuses a refresh with
                              another key: change keys with `icw rotate-key`
   ICW_DUCKDB_MEMORY_LIMIT    most memory DuckDB may use, in the loader and in dbt (default 1GB)
+  ICW_DBT_TARGET             the dbt target that builds the marts: warehouse (DuckDB, the
+                             default) or spark (the spark extra and Java; docs/spark.md)
 """
 
 ROTATE_DESCRIPTION = """\

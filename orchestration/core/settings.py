@@ -139,7 +139,7 @@ class Settings:
             dagster_home_override=(
                 Path(dagster_home).expanduser().resolve() if dagster_home else None
             ),
-            dbt_target=env.get("ICW_DBT_TARGET") or "warehouse",
+            dbt_target=_dbt_target(env.get("ICW_DBT_TARGET") or "warehouse"),
         )
 
     def ensure_dirs(self) -> None:
@@ -179,3 +179,16 @@ class Settings:
         )
         warnings.warn(message, stacklevel=2)
         return message
+
+
+#: The dbt targets a refresh can build the marts with (dbt_project/profiles.yml).
+DBT_TARGETS = ("warehouse", "spark")
+
+
+def _dbt_target(name: str) -> str:
+    """ICW_DBT_TARGET, checked here: a mistyped target would otherwise fail deep inside dbt."""
+    if name not in DBT_TARGETS:
+        raise ValueError(
+            f"ICW_DBT_TARGET must be 'warehouse' (DuckDB, the default) or 'spark', not {name!r}"
+        )
+    return name

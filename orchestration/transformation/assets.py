@@ -330,10 +330,15 @@ def build_publish_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         pool="warehouse",
     )
     def published_marts(
-        context: dg.AssetExecutionContext, duckdb: DuckDBResource, warehouse_lock: WarehouseLock
+        context: dg.AssetExecutionContext,
+        duckdb: DuckDBResource,
+        warehouse_lock: WarehouseLock,
+        icw_settings: IcwSettings,
     ) -> dg.MaterializeResult:
+        months = icw_settings.get().published_history_months
         with stoppable(context), warehouse_connection(duckdb) as con:
-            tables = publish_marts(con)  # one transaction: a stop part-way publishes nothing
+            # one transaction: a stop part-way publishes nothing
+            tables = publish_marts(con, history_months=months)
         context.log.info(f"published {len(tables)} tables: {', '.join(tables)}")
         return dg.MaterializeResult(metadata={"tables": dg.MetadataValue.json(tables)})
 
