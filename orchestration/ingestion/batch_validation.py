@@ -107,7 +107,9 @@ class SuiteRunner:
                 self.lent.con = None
 
     def _set_up(self) -> None:
-        import great_expectations as gx
+        from orchestration.ingestion.gx_import import great_expectations
+
+        gx = great_expectations()
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         patch_gx_for_duckdb()

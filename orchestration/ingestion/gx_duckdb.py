@@ -20,6 +20,8 @@ from typing import Any
 
 import duckdb
 
+from orchestration.ingestion.gx_import import great_expectations
+
 
 class ValidationError(RuntimeError):
     """An expectation could not be evaluated (not: it found bad rows)."""
@@ -41,7 +43,7 @@ def expectation_class() -> type:
     if _expectation_class is None:
         from typing import ClassVar
 
-        import great_expectations as gx
+        gx = great_expectations()
         from great_expectations.compatibility import pydantic
 
         _count_by_file_metric()
@@ -99,6 +101,7 @@ def _count_by_file_metric() -> None:
     global _metric_defined
     if _metric_defined:
         return
+    great_expectations()
     from great_expectations.compatibility.sqlalchemy import sqlalchemy as sa
     from great_expectations.core.metric_domain_types import MetricDomainTypes
     from great_expectations.execution_engine import SqlAlchemyExecutionEngine
@@ -195,6 +198,7 @@ def patch_gx_for_duckdb() -> None:
     Without it GX reads each result after returning its connection to the pool, duckdb-engine has
     dropped the result by then, and every expectation silently reports failure (docs/stack.md).
     """
+    great_expectations()
     from great_expectations.execution_engine import sqlalchemy_execution_engine as engine
 
     if not any(d == "duckdb" for d in engine._PERSISTED_CONNECTION_DIALECTS):
