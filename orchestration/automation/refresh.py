@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -336,6 +337,7 @@ def run_refresh(
             selection = keys
         else:
             selection = keys - {REPORT_KEY}
+        _hide_closes_interrupted_by_a_stop()
         with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
             run_id = make_new_run_id()
             # a stop marks the run canceling at once, so Dagster ends it CANCELED, not FAILURE
@@ -376,3 +378,28 @@ def run_refresh(
         pdfs = sorted(settings.reports_dir.glob("icw-pack-*.pdf"))
         summary.report_pdf = pdfs[-1] if pdfs else None
     return summary
+
+
+class _CloseInterruptedByStop(logging.Filter):
+    """Drop SQLAlchemy's "Exception closing connection" when the exception is the stop itself.
+
+    A stop raises DagsterExecutionInterruptedError wherever the run happens to be; when that is
+    inside SQLAlchemy closing one of Dagster's SQLite connections, SQLAlchemy's pool logs it with
+    a traceback. The stop is then reported once, plainly, like any other.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from dagster._core.errors import DagsterExecutionInterruptedError
+
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, DagsterExecutionInterruptedError)
+
+
+_STOP_FILTER = _CloseInterruptedByStop()
+
+
+def _hide_closes_interrupted_by_a_stop() -> None:
+    """Filter the handlers SQLAlchemy's pool log reaches: the root's, or logging's last resort."""
+    for handler in [*logging.getLogger().handlers, logging.lastResort]:
+        if handler is not None and _STOP_FILTER not in handler.filters:
+            handler.addFilter(_STOP_FILTER)
