@@ -477,10 +477,10 @@ changes as (
 
 with_baseline as (
     select
-        changes.*,
         baseline.reporting_month,
         baseline.baseline_reporting_month,
-        baseline.baseline_published_at
+        baseline.baseline_published_at,
+        changes.*
     from changes
     cross join baseline
 ),
@@ -510,8 +510,16 @@ no_earlier_report as (
     where not exists (select 1 from baseline)
 ),
 
+-- the same columns in the same order: with_baseline's and no_earlier_report's rows together
+all_rows as (
+    select * from with_baseline
+    union all
+    select * from no_earlier_report
+),
+
 final as (
-    select
+    -- the published column order (docs/metrics.md) puts the change beside the values
+    select  -- noqa: ST06
         reporting_month,
         baseline_reporting_month,
         baseline_published_at,
@@ -536,31 +544,7 @@ final as (
         reason,
         late_records,
         restated_records
-    from with_baseline
-    union all
-    select
-        reporting_month,
-        baseline_reporting_month,
-        baseline_published_at,
-        change_kind,
-        ldu_code,
-        intervention_code,
-        measure,
-        period_type,
-        period_now,
-        period_before,
-        level_now,
-        level_before,
-        direction,
-        consecutive_quarters,
-        value_before,
-        value_now,
-        cast(null as double) as change,  -- noqa: RF04
-        cast(null as double) as change_pct,
-        reason,
-        late_records,
-        restated_records
-    from no_earlier_report
+    from all_rows
 )
 
 select * from final
