@@ -124,7 +124,7 @@ class Settings:
             pseudonymisation_key=key or DEMO_PSEUDONYMISATION_KEY,
             uses_demo_key=not key,
             smtp_host=env.get("ICW_SMTP_HOST") or None,
-            smtp_port=int(env.get("ICW_SMTP_PORT") or 25),
+            smtp_port=_whole_number(env, "ICW_SMTP_PORT", 25),
             smtp_user=env.get("ICW_SMTP_USER") or None,
             smtp_password=env.get("ICW_SMTP_PASSWORD") or None,
             smtp_sender=env.get("ICW_SMTP_SENDER") or "icw@localhost",
@@ -134,7 +134,7 @@ class Settings:
                 if env.get("ICW_REPORT_RECIPIENTS_FILE")
                 else None
             ),
-            published_history_months=int(env.get("ICW_PUBLISHED_HISTORY_MONTHS") or 24),
+            published_history_months=_whole_number(env, "ICW_PUBLISHED_HISTORY_MONTHS", 24),
             duckdb_memory_limit=env.get("ICW_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT,
             dagster_home_override=(
                 Path(dagster_home).expanduser().resolve() if dagster_home else None
@@ -192,3 +192,13 @@ def _dbt_target(name: str) -> str:
             f"ICW_DBT_TARGET must be 'warehouse' (DuckDB, the default) or 'spark', not {name!r}"
         )
     return name
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+    """A setting that must be a positive whole number, with the setting's name if it is not."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {text!r}")
+    return int(text)

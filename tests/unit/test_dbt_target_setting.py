@@ -1,4 +1,4 @@
-"""ICW_DBT_TARGET names a target of profiles.yml; a mistyped one is refused before any work."""
+"""ICW_DBT_TARGET and the number settings are checked when read: a wrong value is refused by name."""
 
 from __future__ import annotations
 
@@ -30,3 +30,16 @@ def test_another_name_is_refused_with_the_choices(tmp_path: Path, name: str):
 def test_every_accepted_target_is_in_the_profile():
     outputs = yaml.safe_load(PROFILES.read_text())["icw"]["outputs"]
     assert set(DBT_TARGETS) <= set(outputs)
+
+
+@pytest.mark.parametrize("name", ["ICW_PUBLISHED_HISTORY_MONTHS", "ICW_SMTP_PORT"])
+@pytest.mark.parametrize("value", ["twelve", "0", "-3", "2.5"])
+def test_a_number_setting_that_is_not_one_names_itself(tmp_path: Path, name: str, value: str):
+    with pytest.raises(ValueError, match=f"{name} must be a whole number"):
+        Settings.from_env({"ICW_HOME": str(tmp_path), name: value})
+
+
+def test_the_history_is_kept_as_long_as_the_setting_says(tmp_path: Path):
+    env = {"ICW_HOME": str(tmp_path), "ICW_PUBLISHED_HISTORY_MONTHS": "36"}
+    assert Settings.from_env(env).published_history_months == 36
+    assert Settings.from_env({"ICW_HOME": str(tmp_path)}).published_history_months == 24
