@@ -1,4 +1,5 @@
-"""ICW_DBT_TARGET and the number settings are checked when read: a wrong value is refused by name."""
+"""ICW_DBT_TARGET and the number settings are checked when read: a wrong value is refused
+by name."""
 
 from __future__ import annotations
 
