@@ -1,8 +1,12 @@
 """Print the built report's pages with one headless Chromium, driven over the DevTools protocol.
 
-One browser is kept open for the whole run and each page is opened in a fresh tab over one
-websocket (flattened CDP sessions). A page is printed when it says it has rendered (`READY_JS`:
-no skeletons, every ECharts chart drawn and its animation finished), not after a fixed wait.
+One browser is kept open for the whole run, driven over one websocket (flattened CDP sessions).
+Each of `TABS` workers keeps a tab: the first page boots the app there, and every later page of
+the same kind (pack or scorecard: they differ in width and class) is reached inside the app, as a
+reader's click reaches it, so the app and DuckDB-WASM boot a few times a run, not once a page. A
+page is printed when it says it has rendered (`READY_JS`: the layout reports this route drawn, no
+query in flight, no skeletons, every ECharts chart drawn and its animation finished), not after a
+fixed wait. Between pages the tab's garbage is collected, to keep two tabs under the 2 GiB budget.
 
 - A page that logs Evidence's `<query> | Error in Query!` to the console, or shows one of its red
   error boxes, fails the run at once (`PageBroken`): a query error is deterministic, so it is
@@ -33,8 +37,9 @@ import statistics
 import subprocess
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from websockets.asyncio.client import connect
@@ -50,7 +55,8 @@ TABS = 2
 
 HANG_HOOK_ENV = "ICW_TEST_PRINT_HANG"
 """Test hook: `<route>:<attempt>[,<attempt>...]` makes that route's page spin for ever on those
-attempts (`for(;;){}` before any of its scripts), so the tests can show a hang is recovered."""
+attempts (`for(;;){}`: before any of its scripts in a fresh tab, as the click lands in a kept
+one), so the tests can show a hang is recovered."""
 
 FLAGS = (
     "--headless",
@@ -64,6 +70,8 @@ FLAGS = (
     "--disable-extensions",
     "--mute-audio",
     "--remote-debugging-port=0",
+    # no renderer kept warm beside the tabs' own: each one is 75-100 MB of the 2 GiB budget
+    "--disable-features=SpareRendererForSitePerProcess",
 )
 
 PRINT_WIDTH_PX = 1032
@@ -74,6 +82,10 @@ NO_JPEG_COPY = (
     "window.addEventListener('beforeprint', e => e.stopImmediatePropagation(), {capture: true});"
 )
 
+NO_SERVICE_WORKER = "delete Navigator.prototype.serviceWorker;"
+"""Evidence registers a service worker (it only changes caching on Windows); unregistered, it
+cannot keep a closed tab's renderer alive beside the next tab's."""
+
 READY_JS = r"""(() => {
   const charts = Object.values(window[Symbol.for('__evidence-chart-window-debug__')] || {})
       .filter(c => !c.isDisposed());
@@ -81,7 +93,10 @@ READY_JS = r"""(() => {
   const text = document.body ? document.body.innerText : '';
   const article = document.getElementById('evidence-main-article');
   const app = location.protocol !== 'file:';  // not the pack's own cover and index
-  return JSON.stringify({ready: document.readyState === 'complete'
+  return JSON.stringify({path: location.pathname,
+    rendered: window.__icwRendered || null,  // +layout.svelte: the route SvelteKit last drew
+    canNavigate: typeof window.__icwGoto === 'function',
+    ready: document.readyState === 'complete'
       && !document.getElementById('__evidence_project_splash')  // the app has mounted
       && (!app || (!!article && article.innerText.trim().length > 0))
       && document.fonts.status === 'loaded'
@@ -137,6 +152,32 @@ def hang_hook_from_env(value: str | None = None) -> Callable[[str, int], bool]:
     return lambda route, attempt: (route, attempt) in hangs
 
 
+def _setup_key(job: Job) -> tuple[str, float]:
+    """Jobs with the same key can share a tab: it is laid out and marked for their print."""
+    return job.html_class, job.scale
+
+
+@dataclass(eq=False)
+class Tab:
+    """A tab of one browser, kept from page to page; `in_app` once it shows a page of the app."""
+
+    browser: Browser
+    target: str
+    session: str
+    key: tuple[str, float]
+    in_app: bool = False
+    loads: int = 0  # pages navigated to (the app booted again)
+    navigations: int = 0  # pages reached inside the app
+    errors: list[str] = field(default_factory=list)
+    exceptions: list[str] = field(default_factory=list)
+
+    async def close(self) -> None:
+        """Close the tab; a hung one too (the browser process closes it)."""
+        self.browser._listeners.pop(self.session, None)
+        with contextlib.suppress(PrintError):
+            await self.browser.send("Target.closeTarget", {"targetId": self.target}, timeout=10)
+
+
 class Browser:
     """One Chromium process and one websocket; many tabs (flattened sessions) over it."""
 
@@ -170,6 +211,9 @@ class Browser:
         port, path = port_file.read_text().splitlines()[:2]
         self.ws = await connect(f"ws://127.0.0.1:{port}{path}", max_size=None)
         self._reader = asyncio.create_task(self._read())
+        for target in (await self.send("Target.getTargets"))["targetInfos"]:
+            if target["type"] == "page":  # the start-up about:blank and its renderer
+                await self.send("Target.closeTarget", {"targetId": target["targetId"]})
 
     async def _read(self) -> None:
         with contextlib.suppress(ConnectionClosed):  # the browser died: pending calls time out
@@ -217,21 +261,16 @@ class Browser:
                 self.proc.wait(10)
         shutil.rmtree(self.profile, ignore_errors=True)
 
-    async def open_page(self, url: str, job: Job, timeout: float,
-                        hang: bool = False) -> int | str:
-        """Open url in a fresh tab, wait until it has rendered, print it if asked.
-
-        Returns the bytes written, or the page's HTML for a `dom` job.
-        """
-        tab = (await self.send("Target.createTarget", {"url": "about:blank"}))["targetId"]
-        errors: list[str] = []
-        exceptions: list[str] = []
-        session = ""
+    async def new_tab(self, job: Job, hang: bool = False) -> Tab:
+        """A fresh tab set up for `job`'s kind of print: its width, its class, no JPEG copies."""
+        target = (await self.send("Target.createTarget", {"url": "about:blank"}))["targetId"]
+        tab = Tab(self, target, "", _setup_key(job))
         try:
-            session = (await self.send(
-                "Target.attachToTarget", {"targetId": tab, "flatten": True}))["sessionId"]
-            self._listeners[session] = lambda m: _collect_query_errors(m, errors, exceptions)
-            setup = NO_JPEG_COPY
+            tab.session = (await self.send(
+                "Target.attachToTarget", {"targetId": target, "flatten": True}))["sessionId"]
+            self._listeners[tab.session] = lambda m: _collect_query_errors(
+                m, tab.errors, tab.exceptions)
+            setup = NO_JPEG_COPY + NO_SERVICE_WORKER
             if job.html_class:
                 setup += (f"document.addEventListener('DOMContentLoaded', () => document"
                           f".documentElement.classList.add({json.dumps(job.html_class)}));")
@@ -245,47 +284,80 @@ class Browser:
                 ("Emulation.setEmulatedMedia", {"media": "print"}),
                 ("Page.addScriptToEvaluateOnNewDocument", {"source": setup}),
             ):
-                await self.send(method, params, session=session)
+                await self.send(method, params, session=tab.session)
             if hang:  # the test hook: a renderer that never comes back
                 await self.send("Page.addScriptToEvaluateOnNewDocument",
-                                {"source": "for(;;){}"}, session=session)
-            await self.send("Page.navigate", {"url": url}, session=session)
-            deadline, stable = time.monotonic() + timeout, 0
-            while stable < 3:  # "ready" three times in a row, 100 ms apart
-                left = deadline - time.monotonic()
-                if errors:
-                    raise PageBroken(f"{job.route}: page queries failed: {_first(errors)}")
-                if left <= 0 and exceptions:  # deterministic: not retried
-                    raise PageBroken(f"{job.route} did not render, after an error in the page: "
-                                     f"{_first(exceptions)}")
-                if left <= 0:
-                    raise PageHung(f"{job.route} did not finish rendering in {timeout:.0f} s")
-                answer = await self.send("Runtime.evaluate",
-                                         {"expression": READY_JS, "returnByValue": True},
-                                         session=session, timeout=min(left, 10))
-                state = json.loads(answer["result"]["value"])
-                if state["errorBoxes"]:
-                    raise PageBroken(f"{job.route} shows an error: {_first(state['errorBoxes'])}")
-                stable = stable + 1 if state["ready"] else 0
-                await asyncio.sleep(0.1)
-            if job.dom:
-                html = await self.send("Runtime.evaluate", {
-                    "expression": "document.documentElement.outerHTML", "returnByValue": True,
-                }, session=session)
-                return str(html["result"]["value"])
-            if job.target is None:
-                return 0
-            pdf = await self.send(
-                "Page.printToPDF",
-                {"printBackground": True, "preferCSSPageSize": True, "scale": job.scale,
-                 "transferMode": "ReturnAsStream"},
-                session=session, timeout=max(deadline - time.monotonic(), 10),
-            )
-            return await self._save(pdf["stream"], job.target, session)
-        finally:
-            self._listeners.pop(session, None)
-            with contextlib.suppress(PrintError):  # the browser process closes a hung tab too
-                await self.send("Target.closeTarget", {"targetId": tab}, timeout=10)
+                                {"source": "for(;;){}"}, session=tab.session)
+        except BaseException:
+            await tab.close()
+            raise
+        return tab
+
+    async def open_page(self, tab: Tab, url: str, job: Job, timeout: float,
+                        hang: bool = False) -> int | str:
+        """Show url in `tab`, wait until it has rendered, print it if asked.
+
+        A tab that has shown a page of the app goes to the next one the way a reader's click
+        does (`window.__icwGoto`, the layout's SvelteKit `goto`): no second boot of the app and
+        DuckDB-WASM. A fresh tab, or a page outside the app, is navigated to. The page counts as
+        rendered only once the layout reports this very route drawn (`__icwRendered`, set in
+        SvelteKit's `afterNavigate`), so the last page's content is never printed for this one.
+
+        Returns the bytes written, or the page's HTML for a `dom` job.
+        """
+        tab.errors.clear()
+        tab.exceptions.clear()
+        route = urllib.parse.urlsplit(url)
+        in_app = route.scheme != "file"
+        if tab.in_app and in_app:
+            # V8 would keep the last page's garbage (the tab grew from 330 to 490 MB over the
+            # 16 scorecards); collected between pages, it stays at about 330 MB
+            await self.send("HeapProfiler.collectGarbage", session=tab.session, timeout=timeout)
+            if hang:  # the test hook, for a kept tab: its renderer spins once the click is in
+                await self.send("Runtime.evaluate", {"expression": "setTimeout(() => {for(;;){}})"},
+                                session=tab.session)
+            await self.send("Runtime.evaluate", {
+                "expression": f"window.__icwGoto({json.dumps(route.path)})",
+            }, session=tab.session, timeout=timeout)
+            tab.navigations += 1
+        else:
+            await self.send("Page.navigate", {"url": url}, session=tab.session)
+            tab.loads += 1
+        tab.in_app = False  # until this page has rendered
+        deadline, stable = time.monotonic() + timeout, 0
+        while stable < 3:  # "ready" three times in a row, 100 ms apart
+            left = deadline - time.monotonic()
+            if tab.errors:
+                raise PageBroken(f"{job.route}: page queries failed: {_first(tab.errors)}")
+            if left <= 0 and tab.exceptions:  # deterministic: not retried
+                raise PageBroken(f"{job.route} did not render, after an error in the page: "
+                                 f"{_first(tab.exceptions)}")
+            if left <= 0:
+                raise PageHung(f"{job.route} did not finish rendering in {timeout:.0f} s")
+            answer = await self.send("Runtime.evaluate",
+                                     {"expression": READY_JS, "returnByValue": True},
+                                     session=tab.session, timeout=min(left, 10))
+            state = json.loads(answer["result"]["value"])
+            if state["errorBoxes"]:
+                raise PageBroken(f"{job.route} shows an error: {_first(state['errorBoxes'])}")
+            here = not in_app or state["rendered"] == state["path"] == route.path
+            stable = stable + 1 if state["ready"] and here else 0
+            await asyncio.sleep(0.1)
+        tab.in_app = in_app and state["canNavigate"]
+        if job.dom:
+            html = await self.send("Runtime.evaluate", {
+                "expression": "document.documentElement.outerHTML", "returnByValue": True,
+            }, session=tab.session)
+            return str(html["result"]["value"])
+        if job.target is None:
+            return 0
+        pdf = await self.send(
+            "Page.printToPDF",
+            {"printBackground": True, "preferCSSPageSize": True, "scale": job.scale,
+             "transferMode": "ReturnAsStream"},
+            session=tab.session, timeout=max(deadline - time.monotonic(), 10),
+        )
+        return await self._save(pdf["stream"], job.target, tab.session)
 
     async def _save(self, stream: str, target: Path, session: str) -> int:
         size = 0
@@ -402,24 +474,65 @@ class Printer:
             kill_group(proc)
 
     async def _open_all(self, jobs: list[Job]) -> dict[str, int | str]:
-        lock, gate = asyncio.Lock(), asyncio.Semaphore(self.tabs)
-        sizes: dict[str, int | str] = {}
+        """Each of `self.tabs` workers keeps a tab and takes the next job its tab is set up for.
 
-        async def one(job: Job) -> None:
+        The app boots once per tab (and per kind of print: the pack's pages are laid out wider
+        than the scorecards); every other page is an in-app navigation, as a reader's click is.
+        """
+        lock = asyncio.Lock()
+        queue = list(jobs)
+        sizes: dict[str, int | str] = {}
+        took: dict[str, float] = {}
+        tabs: list[Tab] = []  # every tab opened, for the counts
+        kinds: dict[int, tuple[str, float]] = {}  # the kind of print each worker is on
+
+        def take(worker: int, tab: Tab | None) -> Job | None:
+            """The first job this worker's tab can show as it is; else one no other tab is on."""
+            others = {key for n, key in kinds.items() if n != worker}
+            found = next((job for job in queue if tab is not None and tab.in_app
+                          and _setup_key(job) == tab.key), None)
+            found = found or next((job for job in queue if _setup_key(job) not in others), None)
+            found = found or (queue[0] if queue else None)
+            if found is not None:
+                queue.remove(found)
+                kinds[worker] = _setup_key(found)
+            return found
+
+        async def worker(n: int) -> None:
+            tab: Tab | None = None
+            try:
+                while (job := take(n, tab)) is not None:
+                    tab = await one(job, tab)
+            finally:
+                if tab is not None:
+                    await tab.close()
+
+        async def one(job: Job, tab: Tab | None) -> Tab | None:
             url = job.route if "://" in job.route else self.base_url + job.route
             for attempt in (1, 2, 3):
-                async with gate:
-                    current = self._browser
-                    started = time.monotonic()
-                    try:
-                        sizes[job.route] = await current.open_page(
-                            url, job, self.timeout, hang=self.hang(job.route, attempt))
-                        took[job.route] = time.monotonic() - started
-                        return
-                    except PageBroken:
-                        raise
-                    except Exception as exc:  # noqa: BLE001 - a hung tab, a dead browser
-                        self.log(f"report: {job.route} failed on attempt {attempt}: {exc}")
+                current = self._browser
+                started = time.monotonic()
+                hang = self.hang(job.route, attempt)
+                try:
+                    if tab is not None and (tab.browser is not current or not tab.in_app
+                                            or tab.key != _setup_key(job)):
+                        await tab.close()
+                        tab = None
+                    if tab is None:
+                        tab = await current.new_tab(job, hang=hang)
+                        tabs.append(tab)
+                        hang = False  # set up in the fresh tab already
+                    sizes[job.route] = await current.open_page(tab, url, job, self.timeout,
+                                                               hang=hang)
+                    took[job.route] = time.monotonic() - started
+                    return tab
+                except PageBroken:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a hung tab, a dead browser
+                    self.log(f"report: {job.route} failed on attempt {attempt}: {exc}")
+                    if tab is not None:
+                        await tab.close()  # the next attempt gets a fresh tab
+                        tab = None
                 if attempt == 2:  # a second tab failed too: a fresh browser, once per run
                     async with lock:
                         if self._browser is current and not self.restarted:
@@ -432,8 +545,7 @@ class Printer:
                              f"{self.timeout:.0f} s in 3 attempts (a fresh tab each time, and "
                              "a fresh browser once)")
 
-        took: dict[str, float] = {}
-        tasks = [asyncio.create_task(one(job)) for job in jobs]
+        tasks = [asyncio.create_task(worker(n)) for n in range(min(self.tabs, len(jobs)))]
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -442,7 +554,9 @@ class Printer:
             await asyncio.gather(*tasks, return_exceptions=True)
         if len(took) > 1:
             slowest = max(took, key=took.__getitem__)
-            self.log(f"report: {len(took)} pages, each rendered and printed in "
-                     f"{statistics.median(took.values()):.1f} s (median), the slowest "
-                     f"{slowest} in {took[slowest]:.1f} s")
+            loads = sum(t.loads for t in tabs)
+            self.log(f"report: {len(took)} pages ({loads} loaded, "
+                     f"{sum(t.navigations for t in tabs)} reached within the app), each "
+                     f"rendered and printed in {statistics.median(took.values()):.1f} s "
+                     f"(median), the slowest {slowest} in {took[slowest]:.1f} s")
         return sizes

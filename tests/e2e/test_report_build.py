@@ -522,6 +522,32 @@ def test_a_page_that_hangs_is_printed_again_and_the_report_completes(built: Buil
     assert built.result.scorecards[PLANTED_LDU].is_file()
 
 
+def test_a_page_reached_within_the_app_shows_what_a_fresh_load_shows(built: Built):
+    """The printer keeps a tab and moves through the app as a reader's click does: each page
+    must show its own figures, never the last page's, and exactly what it shows loaded afresh."""
+    other = next(code for (code,) in built.query("select ldu_code from marts.ldus order by 1")
+                 if code != PLANTED_LDU)
+    planted, intervention = f"/ldus/{PLANTED_LDU}/", f"/interventions/{PLANTED_INTERVENTION}/"
+    log: list[str] = []
+    with serve_directory(built.site) as url, Printer(url, find_chromium(), tabs=1,
+                                                     log=log.append) as printer:
+        kept = printer.open([Job(f"/ldus/{other}/", dom=True), Job(planted, dom=True),
+                             Job("/performance/", dom=True), Job(intervention, dom=True)])
+        fresh = {route: printer.open([Job(route, dom=True)])[route]  # a new tab each time
+                 for route in (planted, intervention)}
+    assert any("(1 loaded, 3 reached within the app)" in line for line in log), log
+
+    def shown(html: str) -> str:  # the page's own content (the breadcrumbs are not printed)
+        article = re.search(r'<article id="evidence-main-article".*?</article>', html, re.S)
+        assert article, "no main article"
+        return _visible_text(article.group(0))
+
+    for route in (planted, intervention):
+        assert shown(kept[route]) == shown(fresh[route]), route
+    assert re.search(rf"\(\s*{PLANTED_LDU}\s*\)", shown(kept[planted]))
+    assert not re.search(rf"\(\s*{other}\s*\)", shown(kept[planted]))
+
+
 def test_a_page_query_error_fails_the_printing_at_once(built: Built, tmp_path: Path):
     """With templated pages left to the browser, the printer's console check is the query check."""
     site = tmp_path / "site"
