@@ -166,6 +166,7 @@ class Tab:
     session: str
     key: tuple[str, float]
     in_app: bool = False
+    route: str = ""  # the page it shows
     loads: int = 0  # pages navigated to (the app booted again)
     navigations: int = 0  # pages reached inside the app
     errors: list[str] = field(default_factory=list)
@@ -305,8 +306,10 @@ class Browser:
 
         Returns the bytes written, or the page's HTML for a `dom` job.
         """
-        tab.errors.clear()
+        if tab.errors:  # a query of the last page failed after it was printed
+            raise PageBroken(f"{tab.route}: page queries failed: {_first(tab.errors)}")
         tab.exceptions.clear()
+        tab.route = job.route
         route = urllib.parse.urlsplit(url)
         in_app = route.scheme != "file"
         if tab.in_app and in_app:
@@ -503,6 +506,8 @@ class Printer:
             try:
                 while (job := take(n, tab)) is not None:
                     tab = await one(job, tab)
+                if tab is not None and tab.errors:  # after its last page was printed
+                    raise PageBroken(f"{tab.route}: page queries failed: {_first(tab.errors)}")
             finally:
                 if tab is not None:
                     await tab.close()
