@@ -522,6 +522,24 @@ def test_a_page_that_hangs_is_printed_again_and_the_report_completes(built: Buil
     assert built.result.scorecards[PLANTED_LDU].is_file()
 
 
+def test_a_page_that_hangs_in_a_kept_tab_is_printed_in_a_fresh_one(built: Built):
+    """Most pages are reached inside a kept tab: a hang there costs that tab, not the run."""
+    codes = [code for (code,) in built.query("select ldu_code from marts.ldus order by 1")][:3]
+    routes = [f"/ldus/{code}/" for code in codes]
+    log: list[str] = []
+    with serve_directory(built.site) as url, Printer(
+        url, find_chromium(), tabs=1, timeout=20, log=log.append,
+        hang=lambda route, attempt: (route, attempt) == (routes[1], 1),
+    ) as printer:
+        shown = printer.open([Job(route, dom=True) for route in routes])
+    [failed] = [line for line in log if "failed on attempt" in line]
+    assert failed.startswith(f"report: {routes[1]} failed on attempt 1:"), log
+    # the hung page in a fresh tab, the page after it reached inside that tab
+    assert any("(2 loaded, 1 reached within the app)" in line for line in log), log
+    for code, route in zip(codes, routes, strict=True):
+        assert re.search(rf"\(\s*{code}\s*\)", _visible_text(shown[route])), route
+
+
 def test_a_page_reached_within_the_app_shows_what_a_fresh_load_shows(built: Built):
     """The printer keeps a tab and moves through the app as a reader's click does: each page
     must show its own figures, never the last page's, and exactly what it shows loaded afresh."""
