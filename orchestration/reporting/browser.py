@@ -93,8 +93,9 @@ READY_JS = r"""(() => {
   const text = document.body ? document.body.innerText : '';
   const article = document.getElementById('evidence-main-article');
   const app = location.protocol !== 'file:';  // not the pack's own cover and index
-  return JSON.stringify({path: location.pathname,
-    rendered: window.__icwRendered || null,  // +layout.svelte: the route SvelteKit last drew
+  const decoded = (path) => path && decodeURI(path);  // a code with a space, say, is %20 here
+  return JSON.stringify({path: decoded(location.pathname),
+    rendered: decoded(window.__icwRendered) || null,  // +layout.svelte: the route last drawn
     canNavigate: typeof window.__icwGoto === 'function',
     ready: document.readyState === 'complete'
       && !document.getElementById('__evidence_project_splash')  // the app has mounted
@@ -312,6 +313,7 @@ class Browser:
         tab.route = job.route
         route = urllib.parse.urlsplit(url)
         in_app = route.scheme != "file"
+        path = urllib.parse.unquote(route.path)  # as READY_JS reports it: decoded
         if tab.in_app and in_app:
             # V8 would keep the last page's garbage (the tab grew from 330 to 490 MB over the
             # 16 scorecards); collected between pages, it stays at about 330 MB
@@ -320,7 +322,7 @@ class Browser:
                 await self.send("Runtime.evaluate", {"expression": "setTimeout(() => {for(;;){}})"},
                                 session=tab.session)
             await self.send("Runtime.evaluate", {
-                "expression": f"window.__icwGoto({json.dumps(route.path)})",
+                "expression": f"window.__icwGoto({json.dumps(urllib.parse.quote(path))})",
             }, session=tab.session, timeout=timeout)
             tab.navigations += 1
         else:
@@ -343,7 +345,7 @@ class Browser:
             state = json.loads(answer["result"]["value"])
             if state["errorBoxes"]:
                 raise PageBroken(f"{job.route} shows an error: {_first(state['errorBoxes'])}")
-            here = not in_app or state["rendered"] == state["path"] == route.path
+            here = not in_app or state["rendered"] == state["path"] == path
             stable = stable + 1 if state["ready"] and here else 0
             await asyncio.sleep(0.1)
         tab.in_app = in_app and state["canNavigate"]
