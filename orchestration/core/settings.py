@@ -199,6 +199,6 @@ def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
     text = (env.get(name) or "").strip()
     if not text:
         return default
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdecimal()) or int(text) < 1:  # not '²', not '-1'
         raise ValueError(f"{name} must be a whole number of at least 1, not {text!r}")
     return int(text)
