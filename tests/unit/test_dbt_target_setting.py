@@ -34,7 +34,7 @@ def test_every_accepted_target_is_in_the_profile():
 
 
 @pytest.mark.parametrize("name", ["ICW_PUBLISHED_HISTORY_MONTHS", "ICW_SMTP_PORT"])
-@pytest.mark.parametrize("value", ["twelve", "0", "-3", "2.5"])
+@pytest.mark.parametrize("value", ["twelve", "0", "-3", "2.5", "\u00b2"])
 def test_a_number_setting_that_is_not_one_names_itself(tmp_path: Path, name: str, value: str):
     with pytest.raises(ValueError, match=f"{name} must be a whole number"):
         Settings.from_env({"ICW_HOME": str(tmp_path), name: value})
