@@ -512,6 +512,60 @@ def run_dbt_reporting(warehouse: Path, work_dir: Path) -> None:
          warehouse, work_dir)
 
 
+#: The fixture's `what_changed`: PLANTED_LDU's current findings are all new, and
+#: WHAT_CHANGED_REVISIONS of its monthly referrals and starts moved, each by a different share
+#: (+5 %, +10 %, ... +5 % x WHAT_CHANGED_REVISIONS), all from late records.
+WHAT_CHANGED_REVISIONS = 24
+
+
+def _what_changed(
+    con: duckdb.DuckDBPyConnection, months: list[dt.date], reporting_month: dt.date
+) -> pd.DataFrame:
+    """A second month's `reporting.what_changed`, against the month before as the baseline."""
+    month = reporting_month.strftime("%Y-%m")
+    baseline = months[-2].strftime("%Y-%m")
+    findings = con.execute(
+        "select period_type, period, intervention_code, measure, level, direction, value "
+        "from reporting_build.current_findings where ldu_code = ? order by all",
+        [PLANTED_LDU],
+    ).fetchall()
+    rows = [
+        {"change_kind": "FINDING_NEW", "ldu_code": PLANTED_LDU, "intervention_code": code,
+         "measure": measure, "period_type": period_type, "period_now": period,
+         "level_now": level, "direction": direction, "consecutive_quarters": 0,
+         "value_now": value}
+        for period_type, period, code, measure, level, direction, value in findings
+    ]
+    for k in range(1, WHAT_CHANGED_REVISIONS + 1):
+        period = months[(k - 1) % (len(months) - 1)].strftime("%Y-%m")
+        before, now = 20.0, 20.0 + k
+        rows.append(
+            {"change_kind": "FIGURE_REVISED", "ldu_code": PLANTED_LDU,
+             "intervention_code": PLANTED_INTERVENTION,
+             "measure": "REFERRALS" if k % 2 else "STARTS", "period_type": "MONTH",
+             "period_now": period, "period_before": period, "value_before": before,
+             "value_now": now, "change": now - before, "change_pct": 100 * (now - before) / before,
+             "reason": "LATE", "late_records": k, "restated_records": 0}
+        )
+    rows.append(
+        {"change_kind": "FIGURE_REVISED", "ldu_code": None,
+         "intervention_code": PLANTED_INTERVENTION, "measure": "COMPLETION_RATE",
+         "period_type": "MONTH", "period_now": baseline, "period_before": baseline,
+         "value_before": 0.5, "value_now": 0.55, "change": 0.05, "change_pct": 10.0,
+         "reason": "RESTATED", "late_records": 0, "restated_records": 3}
+    )
+    frame = pd.DataFrame(rows)
+    frame["reporting_month"] = month
+    frame["baseline_reporting_month"] = baseline
+    frame["baseline_published_at"] = dt.datetime.combine(months[-1], dt.time(9))
+    for column in ("period_before", "level_before", "level_now", "direction",
+                   "consecutive_quarters", "value_before", "change", "change_pct", "reason",
+                   "late_records", "restated_records", "value_now"):
+        if column not in frame:
+            frame[column] = None
+    return frame
+
+
 def write_fixture_warehouse(
     path: Path,
     first_month: str = "2024-08",
@@ -574,13 +628,11 @@ def write_fixture_warehouse(
 
     if with_reporting:
         run_dbt_reporting(path, dbt_work)
-        # what_changed reads the staging layer, which the fixture has not: the first report's row
-        contract = contracts["what_changed"]
-        first = {name: [None] for name, _ in contract.columns}
-        first.update(reporting_month=[reporting_month.strftime("%Y-%m")],
-                     change_kind=["NO_EARLIER_REPORT"])
+        # what_changed reads the staging layer, which the fixture has not: written as a second
+        # month's report would find it (WHAT_CHANGED_* say what to look for)
         with duckdb.connect(str(path)) as con:
-            _write_table(con, contract, pd.DataFrame(first))
+            changes = _what_changed(con, drawn.months, reporting_month)
+            _write_table(con, contracts["what_changed"], changes)
 
     with duckdb.connect(str(path)) as con:
         publish_marts(con)

@@ -39,6 +39,7 @@ from orchestration.reporting.site import ReportResult, build_report
 from tests.e2e.report_fixture import (
     PLANTED_INTERVENTION,
     PLANTED_LDU,
+    WHAT_CHANGED_REVISIONS,
     write_fixture_warehouse,
 )
 
@@ -512,6 +513,40 @@ def test_each_ldu_has_a_short_small_scorecard_of_its_own(built: Built):
         [PLANTED_INTERVENTION],
     )
     assert re.search(rf"ALARM [^A]*{re.escape(intervention)} Completion rate", planted)
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) missing")
+def test_what_changed_reads_in_words_with_the_largest_moves_first(built: Built):
+    """A second month's "What changed", as printed: names rather than codes, the revisions that
+    moved most on the page, and the heading on the page of the table it introduces."""
+    [(intervention,)] = built.query(
+        "select intervention_name from marts.interventions where intervention_code = ?",
+        [PLANTED_INTERVENTION],
+    )
+    [(ldu,)] = built.query("select ldu_name from marts.ldus where ldu_code = ?", [PLANTED_LDU])
+    codes = ("COMPLETION_RATE", "REFERRALS", "STARTS", f" {PLANTED_INTERVENTION} ")
+
+    pdf = built.result.scorecards[PLANTED_LDU]
+    pages = [" ".join(_pdf_text(pdf, n).split())
+             for n in range(1, built.result.scorecard_pages[PLANTED_LDU] + 1)]
+    [at] = [n for n, text in enumerate(pages) if "What changed since last month" in text]
+    assert "Since the report for" in pages[at] and "Finding Intervention Measure" in pages[at]
+    section = " ".join(pages[at:])
+    section = section[section.index("What changed since last month"):
+                      section.index("By intervention, year to date")]
+    assert re.search(rf"New {re.escape(intervention)} Completion rate", section)
+    assert not [code for code in codes if code in section]
+    n = WHAT_CHANGED_REVISIONS
+    assert f"{n} of this LDU's published figures for past periods moved: {n} with late" in section
+    # The fixture's revisions moved by +5 %, +10 %, ...: a printed page holds 15, the largest.
+    assert re.findall(r"\+\d+%", section) == [f"+{5 * k}%" for k in range(n, n - 15, -1)]
+
+    pack = " ".join(_pdf_text(built.result.pack_path).split())
+    section = pack[pack.index("What changed since last month"):pack.index("Find an LDU")]
+    assert re.search(rf"New {re.escape(ldu)} {re.escape(intervention)} Completion rate", section)
+    assert re.search(rf"{re.escape(intervention)} Completion rate 50.0% 55.0% \+10% RESTATED",
+                     section)
+    assert not [code for code in codes if code in section]
 
 
 def test_a_page_that_hangs_is_printed_again_and_the_report_completes(built: Built):
