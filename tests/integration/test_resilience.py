@@ -17,12 +17,42 @@ from tests.conftest import land
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
+#: The loader as `icw refresh` runs it. With KILL_AT set ("report:N" or "write:N") it holds
+#: still at that point, for the test to SIGKILL it there: "report:N" just after it reports its
+#: N-th file (that file's extract committed, files after it perhaps committed but not moved),
+#: "write:N" just after it writes the N-th audit.loads row, inside an uncommitted transaction.
+#: Holding still makes the point exact: a loader left running while the test reads its output
+#: raced ahead, and on a busy machine finished before a later kill point (a flaky test).
 LOAD = """
+import os, time
+from orchestration.ingestion import load_audit
 from orchestration.ingestion.loader import ingest
 from orchestration.core.settings import Settings
 from orchestration.core.warehouse import connect
+
+where, _, count = os.environ.get("KILL_AT", "").partition(":")
+seen = {"write": 0}
+
+def hold(why):
+    print(f"holding: {why}", flush=True)
+    time.sleep(600)  # until the test's SIGKILL
+
+def log(line):
+    print(line, flush=True)
+    if where == "report" and line.startswith(f"[{count}/"):
+        hold(line)
+
+write_load = load_audit.write_load
+
+def write_then_hold(*args, **kwargs):
+    write_load(*args, **kwargs)
+    seen["write"] += 1
+    if where == "write" and seen["write"] == int(count):
+        hold(f"audit row {count} written, not committed")
+
+load_audit.write_load = write_then_hold
 settings = Settings.from_env()
-ingest(connect(settings.warehouse), settings, log=lambda line: print(line, flush=True))
+ingest(connect(settings.warehouse), settings, log=log)
 """
 
 
@@ -59,17 +89,22 @@ def state(home: Path) -> dict[str, list]:
     return out
 
 
-def load_until(home: Path, stop_after: int | None) -> int:
-    """Run the loader in a subprocess; SIGKILL it once it reports file number stop_after.
+def load_until(home: Path, kill_at: str | None) -> int:
+    """Run the loader in a subprocess; SIGKILL it where `kill_at` says (see LOAD).
 
-    A re-run numbers the files left in the landing folder from 1 again.
+    A re-run numbers the files left in the landing folder from 1 again, and counts its own
+    audit rows. Returns the loader's exit code: -SIGKILL when it was killed there, 0 when it
+    ended without reaching that point.
     """
-    proc = subprocess.Popen([sys.executable, "-c", LOAD], env=env_for(home), cwd=REPO,
+    env = env_for(home)
+    if kill_at is not None:
+        env["KILL_AT"] = kill_at
+    proc = subprocess.Popen([sys.executable, "-c", LOAD], env=env, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     for line in proc.stdout:
-        if stop_after is not None and line.startswith(f"[{stop_after}/"):
-            proc.send_signal(signal.SIGKILL)  # the next file is now part-way through its load
+        if line.startswith("holding: "):
+            proc.send_signal(signal.SIGKILL)
             break
     proc.wait(timeout=300)
     return proc.returncode
@@ -83,14 +118,23 @@ def reference(tmp_path_factory, small_extracts: Path) -> dict[str, list]:
     return state(home)
 
 
-@pytest.mark.parametrize("kill_points", [(1,), (5, 12), (30, 8)])
+@pytest.mark.parametrize(
+    "kill_points",
+    [
+        ("report:1",),  # the first file moved, the rest of its extract committed, not moved
+        ("report:5", "report:12"),  # twice in a row, the second in the re-run
+        ("write:3",),  # inside the first extract's transaction: nothing of it committed
+        ("write:20", "report:3"),  # inside a later extract's, then as the re-run moves files
+        ("report:30", "report:8"),  # late in the last extract, then late in the re-run
+    ],
+)
 def test_load_killed_at_several_points_then_rerun_ends_as_uninterrupted(
-    tmp_path: Path, small_extracts: Path, reference: dict, kill_points: tuple[int, ...]
+    tmp_path: Path, small_extracts: Path, reference: dict, kill_points: tuple[str, ...]
 ):
     home = tmp_path / "killed"
     land(small_extracts, home / "landing")
     for point in kill_points:
-        assert load_until(home, point) == -signal.SIGKILL
+        assert load_until(home, point) == -signal.SIGKILL, point
     assert load_until(home, None) == 0
     assert state(home) == reference
 
