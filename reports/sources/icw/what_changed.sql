@@ -18,7 +18,7 @@ with changes as (
         case w.measure
             when 'ELIGIBLE_CASELOAD' then 'Eligible caseload'
             when 'REFERRALS' then 'Referrals'
-            when 'REFERRAL_RATE' then 'Referrals per 100 eligible'
+            when 'REFERRAL_RATE' then 'Referral rate (per 100 eligible)'
             when 'REFERRAL_RATIO' then 'Referrals against expected'
             when 'STARTS' then 'Starts'
             when 'COMPLETIONS' then 'Completions'
