@@ -514,8 +514,10 @@ def run_dbt_reporting(warehouse: Path, work_dir: Path) -> None:
 
 #: The fixture's `what_changed`: PLANTED_LDU's current findings are all new, and
 #: WHAT_CHANGED_REVISIONS of its monthly referrals and starts moved, each by a different share
-#: (+5 %, +10 %, ... +5 % x WHAT_CHANGED_REVISIONS), all from late records.
+#: (+5 %, +10 %, ... +5 % x WHAT_CHANGED_REVISIONS), all from late records. A finding of
+#: RETIRED_INTERVENTION, an intervention no longer in the reference list, cleared.
 WHAT_CHANGED_REVISIONS = 24
+RETIRED_INTERVENTION = "RETIRED1"
 
 
 def _what_changed(
@@ -536,6 +538,13 @@ def _what_changed(
          "value_now": value}
         for period_type, period, code, measure, level, direction, value in findings
     ]
+    rows.append(
+        {"change_kind": "FINDING_CLEARED", "ldu_code": PLANTED_LDU,
+         "intervention_code": RETIRED_INTERVENTION, "measure": "COMPLETION_RATE",
+         "period_type": "YEAR", "period_before": f"{months[0].year - 1}-{months[0].year % 100:02d}",
+         "level_before": "ALERT", "direction": "LOW", "consecutive_quarters": 0,
+         "value_before": 0.4}
+    )
     for k in range(1, WHAT_CHANGED_REVISIONS + 1):
         period = months[(k - 1) % (len(months) - 1)].strftime("%Y-%m")
         before, now = 20.0, 20.0 + k

@@ -39,6 +39,7 @@ from orchestration.reporting.site import ReportResult, build_report
 from tests.e2e.report_fixture import (
     PLANTED_INTERVENTION,
     PLANTED_LDU,
+    RETIRED_INTERVENTION,
     WHAT_CHANGED_REVISIONS,
     write_fixture_warehouse,
 )
@@ -535,6 +536,8 @@ def test_what_changed_reads_in_words_with_the_largest_moves_first(built: Built):
     section = section[section.index("What changed since last month"):
                       section.index("By intervention, year to date")]
     assert re.search(rf"New {re.escape(intervention)} Completion rate", section)
+    # an intervention no longer in the reference list is named by its code, not left blank
+    assert f"Cleared {RETIRED_INTERVENTION} Completion rate" in section
     assert not [code for code in codes if code in section]
     n = WHAT_CHANGED_REVISIONS
     assert f"{n} of this LDU's published figures for past periods moved: {n} with late" in section
