@@ -387,7 +387,12 @@ def _collect_query_errors(msg: dict, errors: list[str], exceptions: list[str]) -
     """
     if msg.get("method") == "Runtime.exceptionThrown":
         details = msg["params"].get("exceptionDetails", {})
-        text = str(details.get("exception", {}).get("description") or details.get("text", ""))
+        thrown = details.get("exception", {})
+        text = str(thrown.get("description") or details.get("text", ""))
+        if not thrown.get("description") and thrown.get("value") is not None:
+            # a promise rejected with a plain value, as Evidence's DataTable rejects with the
+            # string "Error in table: <column> does not exist in the dataset"
+            text = f"{text}: {thrown['value']}"
         exceptions.append(" ".join(text.splitlines()[:2])[:300])
         return
     if msg.get("method") != "Runtime.consoleAPICalled" or msg["params"].get("type") != "error":
