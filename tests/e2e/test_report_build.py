@@ -532,6 +532,9 @@ def test_what_changed_reads_in_words_with_the_largest_moves_first(built: Built):
              for n in range(1, built.result.scorecard_pages[PLANTED_LDU] + 1)]
     [at] = [n for n, text in enumerate(pages) if "What changed since last month" in text]
     assert "Since the report for" in pages[at] and "Finding Intervention Measure" in pages[at]
+    # the paragraph introducing the revised figures, whole, on the page of their table
+    [intro] = [text for text in pages if "figures for past periods moved" in text]
+    assert "published come first: Period Intervention Measure Was Now Change Why" in intro
     section = " ".join(pages[at:])
     section = section[section.index("What changed since last month"):
                       section.index("By intervention, year to date")]
